@@ -1,0 +1,54 @@
+"""Atomic file writes: a file appears under its final name complete, or not at all.
+
+Data is written to a hidden temporary file in the destination folder and renamed
+over the final name only when writing finished without error.
+"""
+import contextlib
+import gzip
+import os
+import tempfile
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path next to ``path``; rename it to ``path`` on success.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with atomic_path(d / "a.txt") as tmp:
+    ...     _ = tmp.write_text("hi")
+    >>> (d / "a.txt").read_text()
+    'hi'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+@contextlib.contextmanager
+def atomic_open(path, *, compress=None):
+    """Open ``path`` for binary writing atomically; gzip when it ends in ``.gz``.
+
+    The gzip header carries no time stamp or name, so equal data gives equal bytes.
+    """
+    path = Path(path)
+    if compress is None:
+        compress = path.suffix.lower() == ".gz"
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as raw:
+            if compress:
+                with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
+                                   compresslevel=6) as gz:
+                    yield gz
+            else:
+                yield raw

@@ -1,0 +1,315 @@
+"""Convert image folders to FER-2013 CSVs and back, streaming, in parallel, atomically.
+
+Layouts ``SRC/<label>/*`` and ``SRC/<split>/<label>/*``; bad files are skipped
+and reported (or fail the run with ``strict=True``).
+"""
+import os
+import random
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import labels as L
+from . import pixels
+from .dataset import CSVWriter, FERDataset, read_csv
+from .errors import BadImageError, BadInputError, UnsafePathError
+from .images import encode_png, is_image_name, load_gray
+from .parallel import default_workers, ordered_map
+
+_BATCH = 256
+
+
+@dataclass
+class Entry:
+    """One image file found in a folder, with its label and Usage."""
+
+    path: str
+    rel: str
+    label: str
+    usage: str
+
+
+@dataclass
+class ConvertReport:
+    """What a conversion did: rows written per Usage and label, files skipped or ignored."""
+
+    source: str
+    destination: str
+    rows: int = 0
+    counts: dict = field(default_factory=dict)
+    skipped: list = field(default_factory=list)
+    ignored: list = field(default_factory=list)
+    label_names: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    def add(self, usage, label, n=1):
+        per = self.counts.setdefault(usage, {})
+        per[label] = per.get(label, 0) + n
+        self.rows += n
+
+    def to_dict(self):
+        """Plain-data form for JSON."""
+        return {"source": self.source, "destination": self.destination, "rows": self.rows,
+                "counts": self.counts, "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+                "ignored": len(self.ignored), "seconds": round(self.seconds, 3),
+                "label_names": self.label_names}
+
+    def __str__(self):
+        rate = self.rows / self.seconds if self.seconds else 0.0
+        lines = [f"wrote {self.rows} images from {self.source} to {self.destination} "
+                 f"in {self.seconds:.1f} s ({rate:,.0f} images/s)"]
+        for usage in [u for u in L.USAGES if u in self.counts]:
+            per = self.counts[usage]
+            lines.append(f"  {usage}: {sum(per.values())} (" +
+                         ", ".join(f"{k} {v}" for k, v in per.items()) + ")")
+        if self.ignored:
+            lines.append(f"ignored {len(self.ignored)} files that are not images "
+                         f"(e.g. {self.ignored[0]})")
+        if self.skipped:
+            reasons = {}
+            for _, r in self.skipped:
+                reasons[r] = reasons.get(r, 0) + 1
+            lines.append(f"skipped {len(self.skipped)} bad files: " +
+                         ", ".join(f"{n} {r}" for r, n in reasons.items()))
+            lines += [f"  {p}: {r}" for p, r in self.skipped[:10]]
+            if len(self.skipped) > 10:
+                lines.append(f"  ... and {len(self.skipped) - 10} more")
+        return "\n".join(lines)
+
+
+def discover(src):
+    """List the image files of a folder as entries, plus the non-image files ignored.
+
+    Returns ``(entries, ignored)`` with entries sorted by Usage, label code and
+    file name, the deterministic order of the CSV rows.
+    """
+    src = Path(src)
+    if not src.is_dir():
+        raise BadInputError(f"{src}: not a folder; give a folder of <label>/ or "
+                            "<split>/<label>/ subfolders, or a .csv file")
+    tops = _subdirs(src)
+    splits = [p for p in tops if L.usage_from_folder(p.name)]
+    if splits and len(splits) != len(tops):
+        others = [p.name for p in tops if p not in splits]
+        raise BadInputError(
+            f"{src}: mixes split folders ({', '.join(p.name for p in splits)}) with other "
+            f"folders ({', '.join(others)}); move label folders under train/val/test")
+    groups = [(L.usage_from_folder(s.name), s) for s in splits] if splits else [(None, src)]
+    entries, ignored = [], []
+    for usage, base in groups:
+        for label_dir in _subdirs(base):
+            label = L.canonical_label(label_dir.name)
+            for rel, path in _walk_files(label_dir):
+                name = rel.rsplit("/", 1)[-1]
+                if not is_image_name(name):
+                    ignored.append(path)
+                    continue
+                use = L.usage_from_filename(name) or usage or "Training"
+                entries.append(Entry(path, rel, label, use))
+        ignored += [e.path for e in os.scandir(base) if e.is_file() and not e.name.startswith(".")]
+    if not entries:
+        raise BadInputError(f"{src}: found no images in <label>/ or <split>/<label>/ subfolders")
+    table = L.label_table({e.label for e in entries})
+    entries.sort(key=lambda e: (L.USAGES.index(e.usage), table.index(e.label), e.rel))
+    return entries, ignored
+
+
+def _subdirs(folder):
+    return sorted((Path(e.path) for e in os.scandir(folder)
+                   if e.is_dir() and not e.name.startswith(".")), key=lambda p: p.name)
+
+
+def _walk_files(folder, prefix=""):
+    """Yield ``(relative posix name, path)`` of every file under ``folder``, hidden ones skipped."""
+    for e in os.scandir(folder):
+        if e.name.startswith("."):
+            continue
+        if e.is_dir():
+            yield from _walk_files(e.path, f"{prefix}{e.name}/")
+        else:
+            yield prefix + e.name, e.path
+
+
+def _decode_batch(batch, size, equalize, strict, preprocess):
+    images, kept, bad = [], [], []
+    for entry in batch:
+        try:
+            if preprocess is None:
+                img = load_gray(entry.path, size=size, equalize=equalize)
+            else:
+                img = preprocess(entry.path)
+            images.append(img)
+            kept.append(entry)
+        except BadImageError as exc:
+            if strict:
+                raise
+            bad.append((str(entry.path), exc.reason or str(exc)))
+    arr = np.stack(images) if images else np.zeros((0, size, size), np.uint8)
+    return arr, kept, bad, pixels.encode(arr)
+
+
+def iter_folder(src, *, size=48, equalize=False, shuffle=False, seed=0, workers=None,
+                strict=False, progress=False, preprocess=None, report=None, found=None):
+    """Yield ``(images, entries, encoded)`` batches of a folder's images, in row order.
+
+    ``encoded`` is ``pixels.encode(images)``, computed in the worker threads.
+    Skipped and ignored files go into ``report`` (a :class:`ConvertReport`).
+    """
+    entries, ignored = found or discover(src)
+    if report is not None:
+        report.ignored = ignored
+        report.label_names = L.label_table({e.label for e in entries})
+    if shuffle:
+        random.Random(seed).shuffle(entries)
+    batches = [entries[i:i + _BATCH] for i in range(0, len(entries), _BATCH)]
+    bar = _progress(len(entries), progress, "convert")
+    try:
+        for images, kept, bad, encoded in ordered_map(
+                lambda b: _decode_batch(b, size, equalize, strict, preprocess), batches,
+                workers=workers or default_workers()):
+            if report is not None:
+                report.skipped += bad
+            bar.update(len(kept) + len(bad))
+            yield images, kept, encoded
+    finally:
+        bar.close()
+
+
+def _progress(total, enabled, desc):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, desc=desc, unit="img", mininterval=0.5)
+
+
+def folder_to_csv(src, dst, *, size=48, equalize=False, shuffle=False, seed=0, workers=None,
+                  strict=False, progress=False, label_format="auto", preprocess=None):
+    """Convert an image folder to a FER-2013 CSV (``emotion,pixels,Usage``).
+
+    Returns a :class:`ConvertReport`. ``dst`` ending in ``.gz`` is compressed.
+    The CSV appears only when complete; with ``strict=True`` the first bad
+    image raises :class:`BadImageError` and no CSV is written.
+
+    >>> import tempfile, os, cv2
+    >>> d = tempfile.mkdtemp(); os.makedirs(f"{d}/faces/Happiness")
+    >>> _ = cv2.imwrite(f"{d}/faces/Happiness/a.png", np.zeros((64, 64), np.uint8))
+    >>> folder_to_csv(f"{d}/faces", f"{d}/out.csv").counts
+    {'Training': {'happy': 1}}
+    """
+    start = time.perf_counter()
+    report = ConvertReport(str(src), str(dst))
+    found = discover(src)
+    table = L.label_table({e.label for e in found[0]})
+    with CSVWriter(dst, label_names=table, label_format=label_format) as out:
+        for images, kept, encoded in iter_folder(
+                src, size=size, equalize=equalize, shuffle=shuffle, seed=seed, workers=workers,
+                strict=strict, progress=progress, preprocess=preprocess, report=report, found=found):
+            codes = np.array([table.index(e.label) for e in kept], np.int64)
+            out.write(images, codes, [e.usage for e in kept], encoded=encoded)
+            for e in kept:
+                report.add(e.usage, e.label)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def read_folder(src, *, size=48, equalize=False, workers=None, keep_paths=True, progress=False,
+                preprocess=None, report=None):
+    """Load an image folder into a :class:`FERDataset` (``extra["file"]`` holds the paths)."""
+    report = report if report is not None else ConvertReport(str(src), "memory")
+    parts, kept_all = [], []
+    for images, kept, _ in iter_folder(src, size=size, equalize=equalize, workers=workers,
+                                    progress=progress, preprocess=preprocess, report=report):
+        parts.append(images)
+        kept_all += kept
+    table = report.label_names
+    images = np.concatenate(parts) if parts else np.zeros((0, size, size), np.uint8)
+    ds = FERDataset(images, np.array([table.index(e.label) for e in kept_all], np.int64),
+                    np.array([e.usage for e in kept_all], dtype=object), table, source=str(src))
+    if keep_paths:
+        ds.extra["file"] = np.array([str(e.path) for e in kept_all], dtype=object)
+    return ds
+
+
+def _check_destination(dst, overwrite):
+    dst = Path(dst)
+    if dst.exists() and not dst.is_dir():
+        raise BadInputError(f"{dst}: exists and is not a folder; choose another destination")
+    if dst.exists() and any(dst.iterdir()) and not overwrite:
+        raise BadInputError(f"{dst}: folder is not empty; choose an empty folder or pass "
+                            "overwrite=True (CLI --overwrite)")
+    return dst
+
+
+def csv_to_folder(src, dst, *, overwrite=False, workers=None, progress=False, on_bad_rows="raise"):
+    """Write the images of a FER-2013 CSV as PNG files (lossless).
+
+    Layout ``dst/<train|val|test>/<label>/<n>.png`` from Usage, or
+    ``dst/<label>/<n>.png`` when the CSV has no Usage column. Label values
+    that are not safe folder names are refused; nothing is written outside
+    ``dst``. Returns a :class:`ConvertReport`.
+    """
+    start = time.perf_counter()
+    dataset = src if isinstance(src, FERDataset) else read_csv(src, on_bad_rows=on_bad_rows)
+    dst = _check_destination(dst, overwrite)
+    report = ConvertReport(str(getattr(dataset, "source", src)), str(dst),
+                           label_names=list(dataset.label_names))
+    report.skipped = [(f"line {line}", reason) for line, reason in dataset.problems]
+    has_usage = dataset.columns is None or any(c.lower() in ("usage", "split", "set")
+                                               for c in dataset.columns)
+    names = [L.safe_component(dataset.name_of(c)) for c in range(-1, len(dataset.label_names))]
+    root = dst.resolve()
+    folders = {}
+    for usage in L.USAGES:
+        for code in range(-1, len(dataset.label_names)):
+            parts = ([L.USAGE_FOLDERS[usage]] if has_usage else []) + [names[code + 1]]
+            folder = (root.joinpath(*parts)).resolve()
+            if root not in folder.parents:
+                raise UnsafePathError(f"label {names[code + 1]!r} would write outside {dst}")
+            folders[usage, code] = folder
+    width = max(5, len(str(len(dataset))))
+    seq = {}
+    jobs = []
+    for i in range(len(dataset)):
+        key = (dataset.usage[i], int(dataset.labels[i]))
+        seq[key] = seq.get(key, -1) + 1
+        jobs.append((i, folders[key] / f"{seq[key]:0{width}d}.png"))
+    if overwrite:
+        for key in seq:
+            if folders[key].is_dir():
+                for old in folders[key].glob("*.png"):
+                    old.unlink()
+    for key in seq:
+        folders[key].mkdir(parents=True, exist_ok=True)
+
+    def write(job):
+        i, path = job
+        tmp = path.with_name(f".{path.name}.part")
+        try:
+            tmp.write_bytes(encode_png(dataset.images[i]))
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return i
+
+    bar = _progress(len(jobs), progress, "write")
+    for i in ordered_map(write, jobs, workers=workers or default_workers(), ahead=64):
+        report.add(dataset.usage[i], dataset.name_of(int(dataset.labels[i])))
+        bar.update(1)
+    bar.close()
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def convert(src, dst, **options):
+    """Convert in the direction ``src`` implies: a folder becomes a CSV, a CSV a folder."""
+    src_path = Path(src)
+    if src_path.is_dir():
+        folder_opts = {k: v for k, v in options.items() if k not in ("overwrite", "on_bad_rows")}
+        return folder_to_csv(src, dst, **folder_opts)
+    if src_path.is_file():
+        keep = ("overwrite", "workers", "progress", "on_bad_rows")
+        return csv_to_folder(src, dst, **{k: v for k, v in options.items() if k in keep})
+    raise BadInputError(f"{src}: no such file or folder; give an image folder or a CSV file")

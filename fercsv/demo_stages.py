@@ -1,0 +1,3 @@
+"""Demo stages that need TensorFlow: train, evaluate, predict, export (filled by later issues)."""
+
+STAGES = []

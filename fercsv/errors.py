@@ -1,0 +1,63 @@
+"""Error types: every failure fercsv knows about is a FercsvError.
+
+Messages name the file, row or value at fault and say what to do about it.
+"""
+
+
+class FercsvError(Exception):
+    """Base class for errors that the CLI reports as one line, exit code 1."""
+
+
+class BadInputError(FercsvError, ValueError):
+    """A file, row, value or option is malformed or refers to nothing."""
+
+
+class BadRowError(BadInputError):
+    """A CSV row is malformed; ``line`` is its 1-based line number in the file."""
+
+    def __init__(self, message, *, path=None, line=None):
+        super().__init__(message)
+        self.path = path
+        self.line = line
+
+
+class BadImageError(BadInputError):
+    """An image file is empty, corrupt or cannot be decoded."""
+
+    def __init__(self, message, *, path=None, reason=None):
+        super().__init__(message)
+        self.path = path
+        self.reason = reason
+
+
+class UnsafePathError(BadInputError):
+    """A label or name would write outside the destination folder."""
+
+
+class MissingDependencyError(FercsvError, ImportError):
+    """An optional dependency is not installed; the message names the pip extra."""
+
+
+class DownloadError(FercsvError):
+    """A download failed, was interrupted or did not match its checksum."""
+
+
+class ExportError(FercsvError):
+    """A model export or its numerical verification failed."""
+
+
+def require(module, *, extra, feature):
+    """Import ``module`` or raise MissingDependencyError naming the pip extra.
+
+    >>> require("json", extra="core", feature="JSON").dumps(1)
+    '1'
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"{feature} needs the Python package '{module.split('.')[0]}', which is not "
+            f"installed ({exc}); install it with: pip install 'fercsv[{extra}]'"
+        ) from None

@@ -1,0 +1,50 @@
+"""Packaging for fercsv. The core install is light; TensorFlow comes only with the extras.
+
+No extra pins TensorFlow to a version or asks for tensorflow-cpu, so installing
+fercsv in Colab keeps Colab's preinstalled TensorFlow.
+"""
+from setuptools import find_packages, setup
+
+CORE = [
+    "numpy>=1.23",
+    "pandas>=1.5",
+    "imageio>=2.28",
+    "pillow>=9",
+    # OpenCV 5 no longer ships the Haar cascades that face detection needs, and
+    # the GUI build needs libGL on headless machines: the headless 4.x wheel fits
+    # both a bare Linux box and Colab (which preinstalls opencv 4.x).
+    "opencv-python-headless>=4.6,<5",
+    "tqdm>=4.60",
+]
+TRAIN = ["tensorflow>=2.16", "scikit-learn>=1.2", "matplotlib>=3.6"]
+EXPORT = ["tf2onnx>=1.16", "onnx>=1.14", "onnxruntime>=1.16"]
+COLAB = ["gdown>=5"]
+VIDEO = ["imageio-ffmpeg>=0.4.9"]
+TEST = ["pytest>=7", "scikit-image>=0.21", "playwright>=1.40", "nbclient>=0.8", "nbformat>=5.7",
+        "ipykernel>=6"]
+
+setup(
+    name="fercsv",
+    version="0.1.0",
+    description="Facial-expression recognition kit: FER-2013 pixel CSVs, training, prediction, export",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.9",
+    packages=find_packages(include=["fercsv", "fercsv.*"]),
+    package_data={"fercsv": ["js/*.js"]},
+    install_requires=CORE,
+    extras_require={
+        "train": TRAIN,
+        "export": EXPORT,
+        "colab": COLAB,
+        "video": VIDEO,
+        "all": TRAIN + EXPORT + COLAB + VIDEO,
+        "test": TEST,
+    },
+    entry_points={"console_scripts": ["fercsv=fercsv.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Image Recognition",
+    ],
+)
