@@ -82,7 +82,7 @@ def _cmd_synth(a):
 def _cmd_demo(a):
     from .demo import demo
 
-    demo(a.workdir, per_class=a.per_class, seed=a.seed, epochs=a.epochs)
+    demo(a.workdir, per_class=a.per_class, seed=a.seed, epochs=a.epochs, core_only=a.core_only)
 
 
 def build_parser():
@@ -155,6 +155,8 @@ def build_parser():
     d.add_argument("--per-class", type=int, default=60, help="synthetic training images per class")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--epochs", type=int, default=None, help="training epochs (default: the demo's own)")
+    d.add_argument("--core-only", action="store_true",
+                   help="only the data steps (no training, prediction or export)")
     d.set_defaults(func=_cmd_demo)
 
     for register in _upper_floor_parsers():

@@ -109,12 +109,18 @@ def discover(src):
                     continue
                 use = L.usage_from_filename(name) or usage or "Training"
                 entries.append(Entry(path, rel, label, use))
-        ignored += [e.path for e in os.scandir(base) if e.is_file() and not e.name.startswith(".")]
+        if base != src:
+            ignored += _loose_files(base)
+    ignored += _loose_files(src)
     if not entries:
         raise BadInputError(f"{src}: found no images in <label>/ or <split>/<label>/ subfolders")
     table = L.label_table({e.label for e in entries})
     entries.sort(key=lambda e: (L.USAGES.index(e.usage), table.index(e.label), e.rel))
     return entries, ignored
+
+
+def _loose_files(folder):
+    return sorted(e.path for e in os.scandir(folder) if e.is_file() and not e.name.startswith("."))
 
 
 def _subdirs(folder):

@@ -289,7 +289,7 @@ def _parse_usage(values, good, path, lines):
             mapped.append(L.canonical_usage(u) if u.strip() else "Training")
         except BadInputError:
             row = good[int(np.flatnonzero(np.asarray(raw, dtype=str) == u)[0])]
-            raise BadRowError(f"{path}: line {lines[row]}: unknown Usage {u!r}; use Training, "
+            raise BadRowError(f"{path}: line {lines[row]}: unknown Usage {str(u)!r}; use Training, "
                               "PublicTest or PrivateTest", path=path, line=int(lines[row])) from None
     return np.asarray(mapped, dtype=object)[inverse.ravel()]
 

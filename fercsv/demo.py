@@ -4,11 +4,11 @@ import time
 from pathlib import Path
 
 
-def demo(workdir=None, *, per_class=60, seed=0, epochs=None, out=print):
+def demo(workdir=None, *, per_class=60, seed=0, epochs=None, core_only=False, out=print):
     """Run synth -> convert -> info -> split -> convert back in ``workdir`` and print each step.
 
     Later stages (training, evaluation, prediction, export) run when their
-    extras are installed. Returns a dict of the paths written and figures reached.
+    extras are installed and ``core_only`` is false. Returns a dict of the paths written and figures reached.
     """
     from .convert import csv_to_folder, folder_to_csv
     from .dataset import read_csv
@@ -38,7 +38,7 @@ def demo(workdir=None, *, per_class=60, seed=0, epochs=None, out=print):
     same = csv_path.read_bytes() == again.read_bytes()
     out(f"[5] convert CSV -> folder -> CSV: {back}; round trip byte-identical: {same}")
     result.update(csv=str(csv_path), resplit=str(resplit), folder=str(back), round_trip=same)
-    for stage in _upper_floor_stages():
+    for stage in ([] if core_only else _upper_floor_stages()):
         stage(result, work, read_csv(csv_path), out=out, seed=seed, epochs=epochs)
     out(f"done in {time.perf_counter() - t0:.0f} s; everything is in {work}")
     return result

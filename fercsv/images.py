@@ -84,7 +84,7 @@ def decode_bytes(data, *, name="image"):
         try:
             import imageio.v3 as iio
 
-            frame = iio.imread(data, index=0) if suffix == ".gif" else iio.imread(data)
+            frame = iio.imread(data, index=0, plugin="pillow")
             img = to_gray(frame, color_order="RGB")
         except Exception as exc:  # every decoder failure means the same to the user
             reason = "cannot decode image" if not str(exc) else f"cannot decode image ({str(exc).splitlines()[0][:80]})"

@@ -141,7 +141,8 @@ def _decode_slow(buf, starts, ends, values, step, first, last, n_pixels):
         problems = {i: "pixels are missing" for i in range(n)}
     else:
         for row in np.flatnonzero(counts != n_pixels):
-            problems.setdefault(int(row), f"has {counts[row]} pixel values, expected {n_pixels}")
+            problems.setdefault(int(row), f"has {counts[row]} pixel values, expected {n_pixels}"
+                                if counts[row] else "pixels are missing")
     good = np.setdiff1d(np.arange(n), np.fromiter(problems, np.int64, len(problems)))
     idx = first[good, None] + np.arange(n_pixels)
     return values[idx].astype(np.uint8), good, problems
