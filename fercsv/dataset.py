@@ -15,7 +15,7 @@ import numpy as np
 from . import labels as L
 from . import pixels
 from .atomic import atomic_open
-from .csvscan import field_strings, scan_fields
+from .csvscan import NeedsFullParser, iter_blocks, parse_block
 from .errors import BadInputError, BadRowError
 from .parallel import default_workers, ordered_map
 
@@ -133,21 +133,28 @@ def _resolve_columns(names, *, label_column, pixels_column, usage_column, path):
     return pix, find(label_column, _LABEL_COLUMNS, "label"), find(usage_column, _USAGE_COLUMNS, "usage")
 
 
-def _open_bytes(path):
+def _open_binary(path):
     path = Path(path)
     if not path.is_file():
         raise BadInputError(f"{path}: no such file; check the path")
-    data = path.read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise BadInputError(f"{path}: damaged gzip file ({exc}); download or compress it again") from None
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    if not data.endswith(b"\n"):
-        data += b"\n"
-    return data
+    fh = open(path, "rb")
+    if fh.read(2) == b"\x1f\x8b":
+        fh.close()
+        fh = gzip.open(path, "rb")
+    else:
+        fh.seek(0)
+    return fh
+
+
+def _read_header(fh, path):
+    try:
+        first = fh.readline()
+    except (OSError, EOFError) as exc:
+        raise BadInputError(f"{path}: damaged gzip file ({exc}); download or compress it again") from None
+    if first.startswith(b"\xef\xbb\xbf"):
+        first = first[3:]
+    header = next(csv.reader([first.decode("utf-8", "replace").rstrip("\r\n")]), [])
+    return [h.strip() for h in header]
 
 
 def read_csv(path, *, shape=None, on_bad_rows="raise", label_column=None, pixels_column=None,
@@ -170,23 +177,21 @@ def read_csv(path, *, shape=None, on_bad_rows="raise", label_column=None, pixels
     if on_bad_rows not in ("raise", "skip"):
         raise BadInputError(f"on_bad_rows must be 'raise' or 'skip', not {on_bad_rows!r}")
     path = str(path)
-    data = _open_bytes(path)
-    header_end = data.find(b"\n")
-    header = next(csv.reader([data[:header_end].decode("utf-8", "replace").rstrip("\r")]), [])
-    names = [h.strip() for h in header]
-    pix, lab, use = _resolve_columns(names, label_column=label_column,
-                                     pixels_column=pixels_column, usage_column=usage_column, path=path)
-    buf = np.frombuffer(data, dtype=np.uint8)
-    scanned = None
-    if b'"' not in data:
-        scanned = scan_fields(buf, n_columns=len(names), body_start=header_end + 1, path=path)
-    if scanned is not None:
-        starts, ends, lines = scanned
-        columns = {i: field_strings(buf, starts[:, i], ends[:, i])
-                   for i in range(len(names)) if i != pix}
-        images, good, problems = _decode_parallel(buf, starts[:, pix], ends[:, pix], workers)
-    else:
-        columns, images, good, problems, lines = _read_with_pandas(path, data, names, pix)
+    with _open_binary(path) as fh:
+        names = _read_header(fh, path)
+        pix, lab, use = _resolve_columns(names, label_column=label_column,
+                                         pixels_column=pixels_column, usage_column=usage_column,
+                                         path=path)
+        try:
+            parsed = _read_blocks(fh, names, pix, path, workers)
+        except NeedsFullParser:
+            parsed = None
+        except (OSError, EOFError) as exc:
+            raise BadInputError(f"{path}: cannot read ({exc}); check or download the file again") from None
+    if parsed is None:
+        with _open_binary(path) as fh:
+            parsed = _read_with_pandas(path, fh.read(), names, pix)
+    columns, images, good, problems, lines = parsed
     if problems and on_bad_rows == "raise":
         row, reason = next(iter(sorted(problems.items())))
         raise BadRowError(
@@ -202,29 +207,68 @@ def read_csv(path, *, shape=None, on_bad_rows="raise", label_column=None, pixels
     return FERDataset(images, label_codes, usage, label_names, extra, skipped, path, names)
 
 
-def _decode_parallel(buf, starts, ends, workers):
-    n = len(starts)
-    if n == 0:
-        return np.zeros((0, 0), np.uint8), np.zeros(0, np.int64), {}
-    # The first row fixes the expected pixel count for all others.
-    n_pixels = None
-    probe = pixels.decode_spans(buf, starts[:1], ends[:1])
-    if not probe[2]:
-        n_pixels = probe[0].shape[1]
-    chunks = [(lo, min(lo + _ROWS_PER_TASK, n)) for lo in range(0, n, _ROWS_PER_TASK)]
+def _guess_pixel_count(fh, pix):
+    """Most common token count of the first few data lines (they fix the row length)."""
+    pos = fh.tell()
+    counts = []
+    for _ in range(5):
+        line = fh.readline()
+        if not line:
+            break
+        fields = line.split(b",")
+        if len(fields) > pix and fields[pix].strip():
+            counts.append(len(fields[pix].split()))
+    fh.seek(pos)
+    return max(set(counts), key=counts.count) if counts else None
 
-    def work(bounds):
-        lo, hi = bounds
-        return lo, pixels.decode_spans(buf, starts[lo:hi], ends[lo:hi], n_pixels=n_pixels)
 
-    parts, goods, problems = [], [], {}
-    for lo, (imgs, good, probs) in ordered_map(work, chunks, workers=workers or default_workers()):
-        parts.append(imgs)
-        goods.append(good + lo)
-        problems.update({lo + r: why for r, why in probs.items()})
-    if n_pixels is None and problems:
-        problems[0] = probe[2][0]
-    return np.concatenate(parts), np.concatenate(goods), problems
+def _read_blocks(fh, names, pix, path, workers):
+    n_pixels = _guess_pixel_count(fh, pix)
+    n_cols = len(names)
+    starts = []  # byte offset of each block, to count lines only if a block fails
+
+    def blocks():
+        for block in iter_blocks(fh):
+            starts.append(len(block))
+            yield len(starts) - 1, block
+
+    def work(item):
+        index, block = item
+        return parse_block(block, n_columns=n_cols, pix=pix, n_pixels=n_pixels, path=path,
+                           first_line=lambda: 2 + _lines_before(fh, index, starts))
+
+    images, goods, lines, problems = [], [], [], {}
+    columns = {i: [] for i in range(n_cols) if i != pix}
+    offset, line = 0, 2
+    for block in ordered_map(work, blocks(), workers=workers or default_workers(), ahead=2):
+        images.append(block.images)
+        goods.append(block.good + offset)
+        lines.append(block.lines + line)
+        problems.update({offset + r: why for r, why in block.problems.items()})
+        for i in columns:
+            columns[i].append(block.columns[i])
+        offset += len(block.lines)
+        line += block.n_lines
+    if not images:
+        return ({i: np.zeros(0, object) for i in columns}, np.zeros((0, n_pixels or 0), np.uint8),
+                np.zeros(0, np.int64), {}, np.zeros(0, np.int64))
+    return ({i: np.concatenate(v) for i, v in columns.items()}, np.concatenate(images),
+            np.concatenate(goods), problems, np.concatenate(lines))
+
+
+def _lines_before(fh, index, sizes):
+    """Data lines before block ``index`` (re-reads the file; used only for error messages)."""
+    name = getattr(fh, "name", None)
+    if not isinstance(name, str) or index == 0:
+        return 0
+    with _open_binary(name) as again:
+        again.readline()
+        total = 0
+        for i, block in enumerate(iter_blocks(again)):
+            if i == index:
+                break
+            total += block.count(b"\n") - 4
+        return total
 
 
 def _read_with_pandas(path, data, names, pix):

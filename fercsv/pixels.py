@@ -99,23 +99,30 @@ def decode_spans(buf, starts, ends, *, n_pixels=None):
     # before a separator holds the last three characters of the token it ends.
     sep = np.flatnonzero(buf[lo:hi] < 48)
     words = np.ndarray((hi - lo,), dtype="<u4", buffer=buf, offset=lo - 3, strides=(1,))
-    keys = words[sep[1:]]
+    # np.take is markedly faster than fancy indexing for these gathers.
+    keys = np.take(words, sep[1:])
     keys &= 0xFFFFFF
-    values = _decode_table()[keys]
-    step = np.diff(sep)  # token length + 1
+    values = np.take(_decode_table(), keys)
     first = np.searchsorted(sep[:-1], starts - lo - 1, "left")
     last = np.searchsorted(sep[:-1], ends - lo - 1, "left")
     counts = last - first
     if n_pixels is None:
-        n_pixels = int(counts[0] - np.count_nonzero(step[first[0]:last[0]] == 1))
-    clean = (len(step) == 0 or (step.min() > 1 and step.max() <= 4)) and values.max(initial=0) <= 255
-    if clean and n_pixels and (counts == n_pixels).all():
-        if n > 1 and (np.diff(first) == first[1] - first[0]).all():
+        n_pixels = int(counts[0])
+    # Fast path: every token valid (empty tokens and bad bytes decode above 255),
+    # every row the same length, and each row exactly as long as its digits
+    # imply (which rules out tokens of more than 3 characters).
+    if n > 1 and n_pixels and (counts == n_pixels).all():
+        stride = int(first[1] - first[0])
+        if (np.diff(first) == stride).all():
             base = values[first[0]:]
-            block = np.lib.stride_tricks.as_strided(
-                base, shape=(n, n_pixels), strides=(int(first[1] - first[0]) * base.itemsize, base.itemsize))
-            return block.astype(np.uint8), np.arange(n), {}
-        return values[first[:, None] + np.arange(n_pixels)].astype(np.uint8), np.arange(n), {}
+            wide = np.lib.stride_tricks.as_strided(
+                base, shape=(n, n_pixels), strides=(stride * base.itemsize, base.itemsize))
+            if wide.max() <= 255:
+                block = wide.astype(np.uint8)
+                chars = np.count_nonzero(block >= 10, axis=1) + np.count_nonzero(block >= 100, axis=1)
+                if (chars + 2 * n_pixels - 1 == ends - starts).all():
+                    return block, np.arange(n), {}
+    step = np.diff(sep)
     return _decode_slow(buf, starts, ends, values, step, first, last, n_pixels)
 
 

@@ -150,3 +150,23 @@ def test_public_api_names():
     for name in ("read_csv", "write_csv", "folder_to_csv", "csv_to_folder", "split", "info",
                  "balance", "class_weights", "synth"):
         assert callable(getattr(fercsv, name))
+
+
+@pytest.mark.parametrize("bad_row, compress", [(700, False), (650, True)])
+def test_line_numbers_are_exact_deep_in_large_files(tmp_path, bad_row, compress):
+    """Rows beyond the first read block still get their true line number."""
+    rng = np.random.default_rng(0)
+    ds = FERDataset.from_arrays(rng.integers(0, 256, (800, 48, 48), dtype=np.uint8), [3] * 800)
+    good = write_csv(ds, tmp_path / "big.csv")
+    lines = good.read_text().splitlines(keepends=True)
+    lines[bad_row + 1] = lines[bad_row + 1].replace(" ", " x ", 1)
+    text = "".join(lines).encode()
+    path = tmp_path / ("bad.csv.gz" if compress else "bad.csv")
+    path.write_bytes(gzip.compress(text) if compress else text)
+    with pytest.raises(BadRowError, match=f"line {bad_row + 2}: non-integer token 'x'"):
+        read_csv(path)
+    lines[bad_row + 1] = "3,1 2 3\n4,5\n"  # an extra line with too few fields, later on
+    path.write_bytes("".join(lines).encode())
+    with pytest.raises(BadRowError, match=f"line {bad_row + 3} has 2 fields, expected 3"):
+        read_csv(path)
+    assert np.array_equal(read_csv(good).images, ds.images)

@@ -1,0 +1,47 @@
+"""Shared helpers for the benchmarks: locate FER-2013, time things, print figures."""
+import os
+import tarfile
+import time
+from pathlib import Path
+
+
+def fer_folder(option=None):
+    """Extracted FER-2013 image folder from --data or $FERCSV_DATA, or None.
+
+    Accepts the folder itself, its parent, or the ``fer2013-images.tar.gz``
+    archive (extracted once under /tmp, never inside the project).
+    """
+    candidates = [option, os.environ.get("FERCSV_DATA"),
+                  Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013-images.tar.gz"]
+    for c in candidates:
+        if not c:
+            continue
+        p = Path(c)
+        if p.is_file() and p.name.endswith(".tar.gz"):
+            target = Path("/tmp/fercsv-bench")
+            if not (target / "fer2013").is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                with tarfile.open(p) as tar:
+                    tar.extractall(target, filter="data")
+            p = target
+        if (p / "fer2013").is_dir():
+            p = p / "fer2013"
+        if (p / "train").is_dir():
+            return p
+    return None
+
+
+def best_of(func, repeat=3):
+    """Best wall time of ``repeat`` calls, and the last result."""
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        result = func()
+        best = min(best, time.perf_counter() - t)
+    return best, result
+
+
+def figure(name, value, unit, ratio=None, note=""):
+    """Print one benchmark line: name, value, unit, ratio to the naive way."""
+    r = f"  ratio {ratio:.1f}x vs naive" if ratio is not None else ""
+    print(f"{name:<34} {value:>12,.1f} {unit:<10}{r}{('  ' + note) if note else ''}", flush=True)
