@@ -165,7 +165,7 @@ def test_line_numbers_are_exact_deep_in_large_files(tmp_path, bad_row, compress)
     path.write_bytes(gzip.compress(text) if compress else text)
     with pytest.raises(BadRowError, match=f"line {bad_row + 2}: non-integer token 'x'"):
         read_csv(path)
-    lines[bad_row + 1] = "3,1 2 3\n4,5\n"  # an extra line with too few fields, later on
+    lines[bad_row + 1] = "3,1 2 3,Training\n4,5\n"  # an extra line with too few fields, later on
     path.write_bytes("".join(lines).encode())
     with pytest.raises(BadRowError, match=f"line {bad_row + 3} has 2 fields, expected 3"):
         read_csv(path)
