@@ -152,7 +152,7 @@ def build_parser():
 
     d = sub.add_parser("demo", formatter_class=_HELP, help="run the whole pipeline on synthetic data")
     d.add_argument("--workdir", default=None, help="where to write (default: a new temp folder)")
-    d.add_argument("--per-class", type=int, default=60, help="synthetic training images per class")
+    d.add_argument("--per-class", type=int, default=150, help="synthetic training images per class")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--epochs", type=int, default=None, help="training epochs (default: the demo's own)")
     d.add_argument("--core-only", action="store_true",

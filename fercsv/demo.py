@@ -4,7 +4,7 @@ import time
 from pathlib import Path
 
 
-def demo(workdir=None, *, per_class=60, seed=0, epochs=None, core_only=False, out=print):
+def demo(workdir=None, *, per_class=150, seed=0, epochs=None, core_only=False, out=print):
     """Run synth -> convert -> info -> split -> convert back in ``workdir`` and print each step.
 
     Later stages (training, evaluation, prediction, export) run when their

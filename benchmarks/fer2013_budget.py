@@ -1,0 +1,66 @@
+"""FER-2013 accuracy of fercsv's default recipe under a CPU wall-time budget.
+
+Trains the default model on Training for at most --minutes of wall time
+(epochs sized from a throughput probe, cosine schedule to match), selects the
+best epoch on PublicTest, and reports PrivateTest accuracy once.
+
+Usage: python benchmarks/fer2013_budget.py --minutes 60 [--data PATH] [--run-dir DIR]
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import fer_folder  # noqa: E402
+
+
+def probe_epoch_seconds(ds, batch_size, steps=25):
+    """Seconds per training epoch of the default model, measured on a few real steps."""
+    from fercsv.models import build_model
+    from fercsv.pipeline import train_dataset
+    from fercsv.tfutil import import_tf
+
+    tf, keras = import_tf()
+    train = ds.subset("Training")
+    data, per_epoch = train_dataset(train.images, train.labels, batch_size=batch_size, epochs=1)
+    net = build_model("fercnn", n_classes=len(ds.label_names))
+    net.compile(keras.optimizers.AdamW(1e-3), "sparse_categorical_crossentropy")
+    net.fit(data.take(5), verbose=0)
+    t = time.perf_counter()
+    net.fit(data.take(steps), verbose=0)
+    return (time.perf_counter() - t) / steps * per_epoch
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=60)
+    ap.add_argument("--data", default=None, help="FER-2013 folder, its parent, or the .tar.gz")
+    ap.add_argument("--run-dir", default="/tmp/fercsv-fer2013-budget")
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    args = ap.parse_args()
+    import fercsv
+
+    folder = fer_folder(args.data)
+    if folder is None:
+        sys.exit("FER-2013 not found: pass --data or set FERCSV_DATA")
+    t0 = time.perf_counter()
+    ds = fercsv.read_folder(folder, keep_paths=False)
+    print(f"loaded {len(ds)} images from {folder} in {time.perf_counter() - t0:.1f} s", flush=True)
+    epoch_s = probe_epoch_seconds(ds, args.batch_size)
+    budget_s = args.minutes * 60
+    epochs = max(1, int(budget_s / (epoch_s * 1.06 + 4)))  # validation pass and checkpoints ~6% + 4 s
+    print(f"probe: {epoch_s:.0f} s per epoch -> {epochs} epochs in {args.minutes:g} minutes", flush=True)
+    t1 = time.perf_counter()
+    result = fercsv.train(ds, args.run_dir, epochs=epochs, batch_size=args.batch_size, lr=args.lr,
+                          time_limit_minutes=args.minutes, verbose=2)
+    train_minutes = (time.perf_counter() - t1) / 60
+    print(result)
+    print(f"fer2013 PrivateTest accuracy (best on PublicTest, flip TTA) {result.test_accuracy * 100:.2f} % "
+          f"after {train_minutes:.1f} min of training ({result.epochs_run} epochs, "
+          f"best PublicTest {result.best_val_accuracy * 100:.2f} % at epoch {result.best_epoch})")
+
+
+if __name__ == "__main__":
+    main()

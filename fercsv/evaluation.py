@@ -1,0 +1,123 @@
+"""Evaluate a model on a labelled split: accuracy, per-class report, confusion matrix, report.json.
+
+Labels are matched by name, so a model can be scored on a CSV whose label set
+differs (e.g. CK+ with contempt and no neutral); unscorable classes are listed.
+"""
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import labels as L
+from .atomic import atomic_path
+from .dataset import FERDataset, read_csv
+from .errors import BadInputError, require
+from .modelio import load_model
+
+
+@dataclass
+class EvalReport:
+    """Scores of one model on one split."""
+
+    split: str
+    n: int
+    accuracy: float
+    label_names: list
+    per_class: dict
+    macro_f1: float
+    weighted_f1: float
+    confusion: list
+    unscored_labels: dict = field(default_factory=dict)
+    absent_labels: list = field(default_factory=list)
+    tta: bool = False
+    files: dict = field(default_factory=dict)
+
+    def to_dict(self):
+        return dict(self.__dict__)
+
+    def __str__(self):
+        lines = [f"{self.split}: accuracy {self.accuracy:.2%} on {self.n} images "
+                 f"(macro F1 {self.macro_f1:.3f}, weighted F1 {self.weighted_f1:.3f}"
+                 f"{', flip TTA' if self.tta else ''})",
+                 f"  {'label':<10}{'precision':>10}{'recall':>8}{'f1':>8}{'support':>9}"]
+        for name, s in self.per_class.items():
+            lines.append(f"  {name:<10}{s['precision']:>10.3f}{s['recall']:>8.3f}"
+                         f"{s['f1-score']:>8.3f}{int(s['support']):>9}")
+        if self.unscored_labels:
+            lines.append("  not scored (the model has no such class): " +
+                         ", ".join(f"{k} ({v} rows)" for k, v in self.unscored_labels.items()))
+        if self.absent_labels:
+            lines.append("  model classes absent from this split: " + ", ".join(self.absent_labels))
+        for k, v in self.files.items():
+            lines.append(f"  {k}: {v}")
+        return "\n".join(lines)
+
+
+def predict_probabilities(model, images, *, tta=False):
+    """Probabilities for (N, H, W) uint8 images; ``tta`` averages with the mirrored faces."""
+    x = np.asarray(images, np.float32)[..., None] / 255.0
+    p = model.predict(x)
+    if tta:
+        p = (p + model.predict(x[:, :, ::-1, :])) / 2
+    return p
+
+
+def evaluate(model, data, *, split="PrivateTest", tta=False, out_dir=None, label_names=None):
+    """Score ``model`` (RUN_DIR, model file, Keras model) on ``split`` of ``data`` (CSV or FERDataset).
+
+    ``split=None`` scores every labelled row. Writes ``report.json`` and
+    ``confusion.png`` into ``out_dir`` (default: the RUN_DIR, if one was given).
+    """
+    sk = require("sklearn.metrics", extra="train", feature="evaluation reports")
+    loaded = load_model(model, label_names=label_names)
+    ds = data if isinstance(data, FERDataset) else read_csv(data)
+    if split is not None:
+        split = L.canonical_usage(split)
+        if not (ds.usage == split).any():
+            raise BadInputError(f"{ds.source}: no {split} rows to evaluate; choose --split among "
+                                f"{', '.join(sorted(set(ds.usage)))}")
+        ds = ds.subset(split)
+    if ds.image_shape != tuple(loaded.input_shape[:2]):
+        raise BadInputError(f"the model expects {loaded.input_shape[0]}x{loaded.input_shape[1]} images "
+                            f"but the data holds {ds.image_shape[0]}x{ds.image_shape[1]}; convert "
+                            f"with --size {loaded.input_shape[0]}")
+    model_index = {L.canonical_label(n): i for i, n in enumerate(loaded.label_names)}
+    names = [L.canonical_label(ds.name_of(int(c))) for c in ds.labels]
+    target = np.array([model_index.get(n, -1) for n in names])
+    unscored = {}
+    for n, t in zip(names, target):
+        if t < 0:
+            unscored[n] = unscored.get(n, 0) + 1
+    keep = target >= 0
+    if not keep.any():
+        raise BadInputError("none of the data's labels is a class of the model; check the labels "
+                            f"(model: {', '.join(loaded.label_names)})")
+    probs = predict_probabilities(loaded, ds.images[keep], tta=tta)
+    pred = probs.argmax(1)
+    y = target[keep]
+    k = len(loaded.label_names)
+    report = sk.classification_report(y, pred, labels=list(range(k)), target_names=loaded.label_names,
+                                      output_dict=True, zero_division=0)
+    matrix = sk.confusion_matrix(y, pred, labels=list(range(k))).astype(float)
+    norm = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
+    absent = [n for i, n in enumerate(loaded.label_names) if not (y == i).any()]
+    per_class = {n: report[n] for n in loaded.label_names}
+    result = EvalReport(split or "all", int(keep.sum()), float((pred == y).mean()), list(loaded.label_names),
+                        per_class, float(report["macro avg"]["f1-score"]),
+                        float(report["weighted avg"]["f1-score"]), norm.round(4).tolist(), unscored,
+                        absent, tta)
+    if out_dir is None and isinstance(model, (str, Path)) and Path(model).is_dir():
+        out_dir = model
+    if out_dir is not None:
+        from .plots import plot_confusion
+
+        out_dir = Path(out_dir)
+        tag = "" if (split or "all") == "PrivateTest" else f"_{(split or 'all').lower()}"
+        result.files["confusion"] = str(plot_confusion(norm, loaded.label_names,
+                                                       out_dir / f"confusion{tag}.png",
+                                                       title=f"{split or 'all'}: accuracy {result.accuracy:.1%}"))
+        result.files["report"] = str(out_dir / f"report{tag}.json")
+        with atomic_path(out_dir / f"report{tag}.json") as tmp:
+            tmp.write_text(json.dumps(result.to_dict(), indent=1))
+    return result
