@@ -163,7 +163,8 @@ def read_csv(path, *, shape=None, on_bad_rows="raise", label_column=None, pixels
 
     Accepts ``fer2013.csv``, Kaggle's ``icml_face_data.csv`` (spaces in the
     header), ``train.csv``/``test.csv`` (no Usage / no emotion column) and label
-    columns holding names. Rows without Usage are Training. Each row must hold
+    columns holding names; ``path`` may also be a URL or Google Drive link
+    (downloaded once into the cache). Rows without Usage are Training. Each row must hold
     H*W integers 0..255; a bad row raises :class:`BadRowError` naming its line,
     or with ``on_bad_rows="skip"`` is dropped and listed in ``dataset.problems``.
 
@@ -177,6 +178,10 @@ def read_csv(path, *, shape=None, on_bad_rows="raise", label_column=None, pixels
     if on_bad_rows not in ("raise", "skip"):
         raise BadInputError(f"on_bad_rows must be 'raise' or 'skip', not {on_bad_rows!r}")
     path = str(path)
+    if path.startswith(("http://", "https://")):
+        from .fetch import download
+
+        path = str(download(path, quiet=True))
     with _open_binary(path) as fh:
         names = _read_header(fh, path)
         pix, lab, use = _resolve_columns(names, label_column=label_column,

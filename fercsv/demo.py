@@ -45,10 +45,13 @@ def demo(workdir=None, *, per_class=150, seed=0, epochs=None, core_only=False, o
 
 
 def _upper_floor_stages():
-    """Stages that need the train/export extras; empty until those are installed."""
+    """Stages that need the train/export extras; empty when TensorFlow is not installed."""
     try:
+        import keras  # noqa: F401
+        import sklearn  # noqa: F401
         import tensorflow  # noqa: F401
     except ImportError:
+        print("(training, prediction and export stages skipped: pip install 'fercsv[all]')")
         return []
     from . import demo_stages
 

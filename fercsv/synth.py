@@ -28,8 +28,11 @@ _SHAPES = {
 _CANVAS = 96
 
 
-def draw_face(label, rng, *, size=48):
+def draw_face(label, rng, *, size=48, photo=False):
     """Draw one ``size`` x ``size`` uint8 face showing ``label`` with random jitter.
+
+    ``photo=True`` draws a calmer, upright face with dark features on light
+    skin, as used for the multi-face demo photo.
 
     >>> draw_face("happy", np.random.default_rng(0)).shape
     (48, 48)
@@ -37,12 +40,15 @@ def draw_face(label, rng, *, size=48):
     spec = _SHAPES[L.canonical_label(label)]
     j = lambda s: rng.normal(0, s)  # noqa: E731 - jitter helper
     c = _CANVAS
-    bg0, bg1 = rng.uniform(20, 235, size=2)
+    bg0, bg1 = rng.uniform(20, 235, size=2) if not photo else rng.uniform(60, 110, size=2)
     ramp = np.linspace(0, 1, c)[None, :] if rng.random() < 0.5 else np.linspace(0, 1, c)[:, None]
     img = (bg0 + (bg1 - bg0) * ramp) * np.ones((c, c))
-    skin = float(np.clip(bg0 + rng.choice([-1, 1]) * rng.uniform(50, 110), 40, 230))
-    dark = float(np.clip(skin - rng.uniform(70, 140), 0, 255)) if skin > 110 else float(
-        np.clip(skin + rng.uniform(70, 140), 0, 255))
+    if photo:
+        skin, dark = float(rng.uniform(175, 215)), float(rng.uniform(25, 60))
+    else:
+        skin = float(np.clip(bg0 + rng.choice([-1, 1]) * rng.uniform(50, 110), 40, 230))
+        dark = float(np.clip(skin - rng.uniform(70, 140), 0, 255)) if skin > 110 else float(
+            np.clip(skin + rng.uniform(70, 140), 0, 255))
     cx, cy = c / 2, c / 2
     cv2.ellipse(img, (int(cx), int(cy)), (int(31 + j(1.5)), int(39 + j(1.5))), 0, 0, 360, skin, -1)
     # eyes
@@ -76,15 +82,16 @@ def draw_face(label, rng, *, size=48):
     else:
         cv2.polylines(img, [pts], False, dark, 3)
     # global jitter: rotation, scale, shift
-    angle = rng.uniform(-12, 12)
+    angle = rng.uniform(-12, 12) if not photo else rng.uniform(-3, 3)
     scale = rng.uniform(0.85, 1.1)
     m = cv2.getRotationMatrix2D((cx, cy), angle, scale)
     m[:, 2] += rng.uniform(-5, 5, size=2)
     img = cv2.warpAffine(img.astype(np.float32), m, (c, c), borderMode=cv2.BORDER_REFLECT)
     img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
-    contrast = rng.uniform(0.6, 1.3)
-    img = (img - img.mean()) * contrast + img.mean() + rng.uniform(-30, 30)
-    img += rng.normal(0, rng.uniform(2, 9), img.shape)
+    if not photo:
+        contrast = rng.uniform(0.6, 1.3)
+        img = (img - img.mean()) * contrast + img.mean() + rng.uniform(-30, 30)
+    img += rng.normal(0, rng.uniform(2, 9) if not photo else 2.0, img.shape)
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
 
@@ -135,3 +142,30 @@ def synth(outdir, *, per_class=100, seed=0, size=48):
                 (folder / f"{label}_{i:05d}.png").write_bytes(encode_png(draw_face(label, rng, size=size)))
         written[split] = n * len(L.FER2013_LABELS)
     return written
+
+
+def synth_photo(*, n_faces=3, seed=0, size=(480, 640), face_px=150, labels=None, check=None):
+    """A grayscale "photo" with several synthetic faces side by side, and their true boxes and labels.
+
+    ``check(image, box)`` may reject a face (e.g. one a detector misses): it is
+    redrawn with new jitter, up to 50 times.
+    """
+    rng = np.random.default_rng(seed)
+    h, w = size
+    photo = np.clip(rng.normal(150, 6, size) + np.linspace(-20, 20, w)[None, :], 0, 255).astype(np.uint8)
+    labels = list(labels or rng.choice(L.FER2013_LABELS, n_faces, replace=False))
+    truth = []
+    step = w // len(labels)
+    for i, label in enumerate(labels):
+        x = i * step + (step - face_px) // 2
+        y = (h - face_px) // 2 + int(rng.integers(-30, 30))
+        for _ in range(50):
+            face = cv2.resize(draw_face(label, rng, size=48, photo=True), (face_px, face_px),
+                              interpolation=cv2.INTER_CUBIC)
+            trial = photo.copy()
+            trial[y:y + face_px, x:x + face_px] = face
+            if check is None or check(trial, (x, y, face_px, face_px)):
+                break
+        photo = trial
+        truth.append(((x, y, face_px, face_px), str(label)))
+    return photo, truth

@@ -1,0 +1,322 @@
+"""Export trained models: ONNX (verified against Keras with onnxruntime), Ascend OM via atc, TFLite.
+
+Keras 3 models go to ONNX through ``tf2onnx.convert.from_function`` on a
+``tf.function`` with an explicit input signature (``from_keras`` fails on
+Keras 3). Mixed-precision models are exported in float32.
+"""
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .atomic import atomic_path
+from .errors import BadInputError, ExportError, FercsvError, require
+from .models import INPUT_NAME
+
+#: Tolerance of the Keras-vs-runtime check.
+MAX_ABS_DIFF = 1e-4
+#: ONNX opsets that Ascend's atc converts.
+ATC_OPSETS = range(11, 16)
+_SOC = re.compile(r"^Ascend(310|310P[1-9]|310B[1-9]|910|910[AB]|910B[1-9]|910_93[0-9]{2}|610|710)$")
+
+
+@dataclass
+class ExportReport:
+    """What was written and how closely it matches Keras."""
+
+    path: str
+    format: str
+    max_abs_diff: float = None
+    top1_agreement: float = None
+    n_checked: int = 0
+    details: dict = field(default_factory=dict)
+
+    def __str__(self):
+        text = f"wrote {self.format} model {self.path}"
+        if self.max_abs_diff is not None:
+            text += (f"; verified on {self.n_checked} images: max |diff| {self.max_abs_diff:.2e}, "
+                     f"top-1 agreement {self.top1_agreement:.2%}")
+        for k, v in self.details.items():
+            text += f"\n  {k}: {v}"
+        return text
+
+
+def _float32_model(model):
+    """The model in float32 (mixed-precision layers rebuilt with a float32 policy, weights copied)."""
+    from .tfutil import import_tf
+
+    _, keras = import_tf()
+
+    def fix(node):
+        if isinstance(node, dict):
+            if node.get("class_name") in ("DTypePolicy", "FloatDTypePolicy") and \
+                    str(node.get("config", {}).get("name", "")).startswith("mixed_"):
+                return {**node, "config": {**node["config"], "name": "float32"}}
+            return {k: fix(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [fix(v) for v in node]
+        if node in ("mixed_float16", "mixed_bfloat16"):
+            return "float32"
+        return node
+
+    config = model.get_config()
+    fixed = fix(config)
+    if fixed == config:
+        return model
+    clone = model.__class__.from_config(fixed)
+    clone.set_weights([np.asarray(w, np.float32) for w in model.get_weights()])
+    return clone
+
+
+def _load_keras(model_or_run_dir):
+    from .modelio import load_model
+
+    loaded = load_model(model_or_run_dir)
+    if loaded.kind != "keras":
+        raise BadInputError(f"{loaded.source}: export needs a Keras model (.keras or RUN_DIR), not {loaded.kind}")
+    return _float32_model(loaded.keras_model), loaded.label_names
+
+
+def _sample_batch(data, shape, n=64, seed=0):
+    if data is None:
+        return np.random.default_rng(seed).random((n,) + tuple(shape), dtype=np.float32)
+    from .dataset import FERDataset, read_csv
+
+    ds = data if isinstance(data, FERDataset) else read_csv(data)
+    rows = np.random.default_rng(seed).permutation(len(ds))[:n]
+    return ds.images[rows].astype(np.float32)[..., None] / 255.0
+
+
+def _compare(reference, other, what):
+    diff = float(np.max(np.abs(reference - other))) if reference.size else 0.0
+    agree = float(np.mean(reference.argmax(1) == other.argmax(1))) if reference.size else 1.0
+    return diff, agree
+
+
+def export_onnx(model, path, *, opset=13, nchw=False, verify=True, data=None, tolerance=MAX_ABS_DIFF):
+    """Export a Keras model / RUN_DIR to ONNX and check it against Keras with onnxruntime.
+
+    The ONNX input is named ``image`` with a dynamic batch dimension (NHWC, or
+    N,1,H,W with ``nchw=True``, the layout Ascend's atc expects); the output is
+    the softmax ``probabilities``; ``metadata_props`` carry the label names.
+    Verification runs both on the same batch (images of ``data`` if given, else
+    random) and fails if the max absolute difference exceeds ``tolerance`` or
+    any top-1 label differs. Returns an :class:`ExportReport`.
+    """
+    from .tfutil import import_tf
+
+    tf, _ = import_tf()
+    tf2onnx = require("tf2onnx", extra="export", feature="ONNX export")
+    onnx = require("onnx", extra="export", feature="ONNX export")
+    keras_model, label_names = _load_keras(model)
+    h, w, c = keras_model.input_shape[1:]
+    if nchw:
+        spec = tf.TensorSpec((None, c, h, w), tf.float32, name=INPUT_NAME)
+        fn = tf.function(lambda x: {"probabilities": keras_model(tf.transpose(x, [0, 2, 3, 1]), training=False)},
+                         input_signature=[spec])
+    else:
+        spec = tf.TensorSpec((None, h, w, c), tf.float32, name=INPUT_NAME)
+        fn = tf.function(lambda x: {"probabilities": keras_model(x, training=False)}, input_signature=[spec])
+    try:
+        proto, _ = tf2onnx.convert.from_function(fn, input_signature=[spec], opset=opset)
+    except Exception as exc:
+        raise ExportError(f"tf2onnx could not convert the model ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); try another --opset") from None
+    proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "batch"
+    proto.graph.output[0].type.tensor_type.shape.dim[0].dim_param = "batch"
+    for key, value in (("labels", json.dumps(label_names)), ("producer", f"fercsv {__version__}"),
+                       ("input_layout", "NCHW" if nchw else "NHWC"),
+                       ("input_range", "float32 in [0, 1], grayscale")):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        onnx.save(proto, str(tmp))
+    report = ExportReport(str(path), "ONNX", details={"opset": opset, "input": f"{INPUT_NAME} "
+                                                       f"{'N,1,%d,%d' % (h, w) if nchw else 'N,%d,%d,1' % (h, w)}",
+                                                       "labels": ", ".join(label_names)})
+    if verify:
+        ort = require("onnxruntime", extra="export", feature="ONNX verification")
+        x = _sample_batch(data, (h, w, c))
+        expected = np.asarray(keras_model(x, training=False), np.float32)
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        feed = np.ascontiguousarray(np.transpose(x, (0, 3, 1, 2))) if nchw else x
+        got = sess.run(None, {sess.get_inputs()[0].name: feed})[0]
+        report.max_abs_diff, report.top1_agreement = _compare(expected, got, "onnx")
+        report.n_checked = len(x)
+        if report.max_abs_diff > tolerance or report.top1_agreement < 1.0:
+            path.unlink(missing_ok=True)
+            raise ExportError(f"{path}: ONNX output differs from Keras (max |diff| {report.max_abs_diff:.2e} "
+                              f"> {tolerance:g} or top-1 agreement {report.top1_agreement:.2%}); the file "
+                              "was removed. Try another --opset, or report the model")
+    return report
+
+
+def atc_command(onnx_path, out_prefix, *, soc_version="Ascend310", batch=1, dynamic_batch=None,
+                extra_args=()):
+    """The ``atc`` argument list for an NCHW ONNX model, checked before anything runs."""
+    onnx = require("onnx", extra="export", feature="Ascend OM export")
+    onnx_path = Path(onnx_path)
+    if not onnx_path.is_file():
+        raise BadInputError(f"{onnx_path}: no such ONNX file; export one with: fercsv export onnx RUN_DIR "
+                            "model.onnx --nchw --opset 13")
+    if not _SOC.match(soc_version):
+        raise BadInputError(f"unknown --soc-version {soc_version!r}; use one atc knows, e.g. Ascend310, "
+                            "Ascend310P3, Ascend310B1, Ascend910, Ascend910B3")
+    try:
+        proto = onnx.load(str(onnx_path), load_external_data=False)
+    except Exception as exc:
+        raise BadInputError(f"{onnx_path}: not a readable ONNX model ({str(exc).splitlines()[0][:120]})") from None
+    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
+    if opset not in ATC_OPSETS:
+        raise BadInputError(f"{onnx_path}: opset {opset} is not one atc converts (11-15); export again "
+                            "with --opset 13")
+    inp = proto.graph.input[0]
+    dims = [d.dim_value if d.HasField("dim_value") else -1 for d in inp.type.tensor_type.shape.dim]
+    if len(dims) != 4 or dims[1] not in (1, 3):
+        raise BadInputError(f"{onnx_path}: input {inp.name} has shape {dims}, not N,C,H,W; export again "
+                            "with --nchw")
+    if dynamic_batch:
+        gears = [int(g) for g in str(dynamic_batch).replace(" ", "").split(",") if g]
+        if not gears or min(gears) < 1:
+            raise BadInputError(f"--dynamic-batch needs positive batch sizes like 1,2,4,8, not {dynamic_batch!r}")
+        shape = f"{inp.name}:-1,{dims[1]},{dims[2]},{dims[3]}"
+    else:
+        if int(batch) < 1:
+            raise BadInputError(f"--batch must be a positive integer, not {batch}")
+        shape = f"{inp.name}:{int(batch)},{dims[1]},{dims[2]},{dims[3]}"
+    cmd = ["atc", f"--model={onnx_path}", "--framework=5", f"--output={out_prefix}",
+           "--input_format=NCHW", f"--input_shape={shape}", f"--soc_version={soc_version}", "--log=error"]
+    if dynamic_batch:
+        cmd.append(f"--dynamic_batch_size={','.join(map(str, gears))}")
+    return cmd + list(extra_args)
+
+
+def export_om(onnx_path, out_prefix, *, soc_version="Ascend310", input_shape=None, dynamic_batch=None,
+              batch=1, extra_args=(), dry_run=False):
+    """Convert an NCHW ONNX model to an Ascend ``.om`` with ``atc``; returns an :class:`ExportReport`.
+
+    ``dry_run`` only builds and prints the command. Without ``atc`` on PATH
+    the error says to source CANN's ``set_env.sh`` and shows the command.
+    """
+    cmd = atc_command(onnx_path, out_prefix, soc_version=soc_version, batch=batch,
+                      dynamic_batch=dynamic_batch, extra_args=extra_args)
+    if input_shape:
+        cmd = [a if not a.startswith("--input_shape=") else f"--input_shape={input_shape}" for a in cmd]
+    line = shlex.join(cmd)
+    report = ExportReport(f"{out_prefix}.om", "Ascend OM", details={"command": line})
+    if dry_run:
+        return report
+    if shutil.which("atc") is None:
+        raise FercsvError("atc (Ascend Tensor Compiler) is not on PATH; on the Ascend machine run "
+                          "'source /usr/local/Ascend/ascend-toolkit/set_env.sh' (CANN), then: " + line)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-8:])
+        raise ExportError(f"atc failed with exit code {proc.returncode}; its last output:\n{tail}")
+    om = Path(f"{out_prefix}.om")
+    if not om.is_file():
+        raise ExportError(f"atc exited 0 but {om} was not written; its output:\n{proc.stdout[-800:]}")
+    return report
+
+
+def export_tflite(model, path, *, quantize=None, data=None, verify=True):
+    """Export to TFLite (optionally float16 or int8 quantised) and check it with the TFLite interpreter.
+
+    int8 needs ``data`` (CSV or FERDataset): Training images calibrate, and the
+    accuracy change is measured on PublicTest (or all rows when absent).
+    """
+    from .tfutil import import_tf
+
+    tf, _ = import_tf()
+    if quantize not in (None, "float16", "int8"):
+        raise BadInputError(f"quantize must be float16 or int8, not {quantize!r}")
+    keras_model, label_names = _load_keras(model)
+    shape = keras_model.input_shape[1:]
+    spec = tf.TensorSpec((None,) + tuple(shape), tf.float32, name=INPUT_NAME)
+    fn = tf.function(lambda x: keras_model(x, training=False), input_signature=[spec])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], keras_model)
+    ds = None
+    if quantize:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if quantize == "int8":
+        if data is None:
+            raise BadInputError("int8 quantisation needs data for calibration: pass data= (CLI --data CSV)")
+        from .dataset import FERDataset, read_csv
+
+        ds = data if isinstance(data, FERDataset) else read_csv(data)
+        calib = ds.subset("Training") if (ds.usage == "Training").any() else ds
+        rows = np.random.default_rng(0).permutation(len(calib))[:200]
+        x_cal = calib.images[rows].astype(np.float32)[..., None] / 255.0
+
+        def representative():
+            for i in range(len(x_cal)):
+                yield [x_cal[i:i + 1]]
+
+        converter.representative_dataset = representative
+    try:
+        blob = converter.convert()
+    except Exception as exc:
+        raise ExportError(f"TFLite conversion failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(blob)
+    report = ExportReport(str(path), f"TFLite{' ' + quantize if quantize else ''}",
+                          details={"labels": ", ".join(label_names), "bytes": len(blob)})
+    _write_labels_next_to(path, label_names)
+    if verify:
+        x = _sample_batch(data, shape)
+        expected = np.asarray(keras_model(x, training=False), np.float32)
+        got = tflite_predict(path, x)
+        report.max_abs_diff, report.top1_agreement = _compare(expected, got, "tflite")
+        report.n_checked = len(x)
+        limit = MAX_ABS_DIFF if not quantize else (2e-2 if quantize == "float16" else 0.2)
+        if report.max_abs_diff > limit:
+            raise ExportError(f"{path}: TFLite output differs from Keras by {report.max_abs_diff:.2e} "
+                              f"(limit {limit:g})")
+    if quantize == "int8" and ds is not None:
+        val = ds.subset("PublicTest") if (ds.usage == "PublicTest").any() else ds
+        xv = val.images.astype(np.float32)[..., None] / 255.0
+        acc_k = float(np.mean(np.asarray(keras_model.predict(xv, verbose=0)).argmax(1) == val.labels))
+        acc_t = float(np.mean(tflite_predict(path, xv).argmax(1) == val.labels))
+        report.details.update(keras_accuracy=f"{acc_k:.2%}", tflite_accuracy=f"{acc_t:.2%}",
+                              accuracy_change=f"{(acc_t - acc_k) * 100:+.2f} points on {len(val)} images")
+    return report
+
+
+def _write_labels_next_to(path, label_names):
+    with atomic_path(Path(path).with_suffix(".labels.json")) as tmp:
+        tmp.write_text(json.dumps(label_names))
+
+
+def tflite_predict(path, x):
+    """Run a TFLite model on (N, H, W, 1) float32 images, quantising int8 inputs as needed."""
+    from .tfutil import import_tf
+
+    tf, _ = import_tf()
+    interp = tf.lite.Interpreter(model_path=str(path))
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    interp.resize_tensor_input(inp["index"], (len(x),) + tuple(x.shape[1:]))
+    interp.allocate_tensors()
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    feed = x
+    if inp["dtype"] != np.float32:
+        scale, zero = inp["quantization"]
+        feed = np.clip(np.round(x / scale + zero), np.iinfo(inp["dtype"]).min,
+                       np.iinfo(inp["dtype"]).max).astype(inp["dtype"])
+    interp.set_tensor(inp["index"], feed)
+    interp.invoke()
+    y = interp.get_tensor(out["index"])
+    if out["dtype"] != np.float32:
+        scale, zero = out["quantization"]
+        y = (y.astype(np.float32) - zero) * scale
+    return y.astype(np.float32)
