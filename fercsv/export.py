@@ -143,19 +143,39 @@ def export_onnx(model, path, *, opset=13, nchw=False, verify=True, data=None, to
                                                        f"{'N,1,%d,%d' % (h, w) if nchw else 'N,%d,%d,1' % (h, w)}",
                                                        "labels": ", ".join(label_names)})
     if verify:
-        ort = require("onnxruntime", extra="export", feature="ONNX verification")
-        x = _sample_batch(data, (h, w, c))
-        expected = np.asarray(keras_model(x, training=False), np.float32)
-        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        feed = np.ascontiguousarray(np.transpose(x, (0, 3, 1, 2))) if nchw else x
-        got = sess.run(None, {sess.get_inputs()[0].name: feed})[0]
-        report.max_abs_diff, report.top1_agreement = _compare(expected, got, "onnx")
-        report.n_checked = len(x)
-        if report.max_abs_diff > tolerance or report.top1_agreement < 1.0:
+        try:
+            checked = verify_onnx(keras_model, path, data=data, tolerance=tolerance)
+        except ExportError:
             path.unlink(missing_ok=True)
-            raise ExportError(f"{path}: ONNX output differs from Keras (max |diff| {report.max_abs_diff:.2e} "
-                              f"> {tolerance:g} or top-1 agreement {report.top1_agreement:.2%}); the file "
-                              "was removed. Try another --opset, or report the model")
+            raise
+        report.max_abs_diff, report.top1_agreement = checked.max_abs_diff, checked.top1_agreement
+        report.n_checked = checked.n_checked
+    return report
+
+
+def verify_onnx(model, onnx_path, *, data=None, tolerance=MAX_ABS_DIFF, n=64):
+    """Run Keras and onnxruntime on the same batch; raise ExportError unless they agree.
+
+    ``model`` is a Keras model or RUN_DIR; the batch is ``n`` images of
+    ``data`` (CSV or FERDataset) or random images. Returns an :class:`ExportReport`.
+    """
+    ort = require("onnxruntime", extra="export", feature="ONNX verification")
+    keras_model = model if hasattr(model, "get_config") else _load_keras(model)[0]
+    keras_model = _float32_model(keras_model)
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    inp = sess.get_inputs()[0]
+    nchw = len(inp.shape) == 4 and inp.shape[1] in (1, 3) and inp.shape[3] not in (1, 3)
+    x = _sample_batch(data, keras_model.input_shape[1:], n=n)
+    expected = np.asarray(keras_model(x, training=False), np.float32)
+    feed = np.ascontiguousarray(np.transpose(x, (0, 3, 1, 2))) if nchw else x
+    got = sess.run(None, {inp.name: feed})[0]
+    report = ExportReport(str(onnx_path), "ONNX", n_checked=len(x))
+    report.max_abs_diff, report.top1_agreement = _compare(expected, got, "onnx")
+    if report.max_abs_diff > tolerance or report.top1_agreement < 1.0:
+        raise ExportError(f"{onnx_path}: ONNX output differs from Keras (max |diff| {report.max_abs_diff:.2e}, "
+                          f"limit {tolerance:g}; top-1 agreement {report.top1_agreement:.2%}); the export "
+                          "is not trustworthy: try another --opset, or check that this ONNX file belongs "
+                          "to this model")
     return report
 
 

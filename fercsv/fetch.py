@@ -87,8 +87,10 @@ def download(url_or_id, dest=None, *, md5=None, sha256=None, quiet=False, folder
     tmp = dest.with_name(f".{dest.name}.part")
     try:
         options = {"fuzzy": True} if "fuzzy" in inspect.signature(gdown.download).parameters else {}
-        got = gdown.download(url=None if drive_id else text, id=drive_id, output=str(tmp), quiet=quiet,
-                             **options)
+        # gdown writes into our open file, so no stray temporary file of its own survives a failure.
+        with open(tmp, "wb") as fh:
+            got = gdown.download(url=None if drive_id else text, id=drive_id, output=fh, quiet=quiet,
+                                 **options)
     except Exception as exc:  # requests/urllib3/gdown errors all mean "download failed"
         tmp.unlink(missing_ok=True)
         raise DownloadError(f"download of {text} failed ({type(exc).__name__}: "

@@ -15,3 +15,33 @@ def split_folder(tmp_path):
                 k += 1
                 write_image(root / split / label / f"{label}_{i}.png", face(k, label))
     return root
+
+
+@pytest.fixture(scope="session")
+def synth_csv(tmp_path_factory):
+    """A synthetic FER-style CSV with Training/PublicTest/PrivateTest rows."""
+    from fercsv import synth_dataset, write_csv
+
+    path = tmp_path_factory.mktemp("data") / "synth.csv"
+    write_csv(synth_dataset(per_class=40, seed=0), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, synth_csv):
+    """A RUN_DIR of the default model trained for 3 epochs on synthetic faces."""
+    import fercsv
+
+    run = tmp_path_factory.mktemp("runs") / "tiny"
+    fercsv.train(synth_csv, run, epochs=3, batch_size=32, warmup_epochs=1, tta=False, verbose=0,
+                 out=lambda m: None)
+    return run
+
+
+@pytest.fixture(scope="session")
+def astronaut_bgr():
+    """A real frontal face photo shipped with scikit-image (512x512), as BGR."""
+    import cv2
+    from skimage import data
+
+    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
