@@ -42,8 +42,15 @@ class LoadedModel:
             self._fn = tf.function(lambda t: self.keras_model(t, training=False), input_signature=[spec])
         out = []
         for lo in range(0, len(x), 512):
-            out.append(np.asarray(self._fn(x[lo:lo + 512]), np.float32))
+            out.append(self._fn(x[lo:lo + 512]).numpy().astype(np.float32, copy=False))
         return np.concatenate(out) if out else np.zeros((0, len(self.label_names)), np.float32)
+
+
+def default_labels(n_classes):
+    """FER-2013 names for 7 outputs, ``class0..`` otherwise."""
+    if n_classes == len(FER2013_LABELS):
+        return list(FER2013_LABELS)
+    return [f"class{i}" for i in range(n_classes)]
 
 
 def read_labels(path, n_classes):
@@ -57,9 +64,7 @@ def read_labels(path, n_classes):
                 raise BadInputError(f"{candidate} lists {len(names)} labels but the model has "
                                     f"{n_classes} outputs; use the labels.json of this model")
             return names
-    if n_classes == len(FER2013_LABELS):
-        return list(FER2013_LABELS)
-    return [f"class{i}" for i in range(n_classes)]
+    return default_labels(n_classes)
 
 
 def resolve_model_path(path):
@@ -86,7 +91,7 @@ def load_model(model, *, label_names=None):
     if not isinstance(model, (str, Path)):
         shape = tuple(model.input_shape[1:])
         n = int(model.output_shape[-1])
-        return LoadedModel(list(label_names or read_labels(Path("."), n)), shape, "keras", "memory",
+        return LoadedModel(list(label_names or default_labels(n)), shape, "keras", "memory",
                            keras_model=model)
     path = resolve_model_path(model)
     run_dir = path.parent

@@ -139,8 +139,10 @@ class _Recorder:
                     out(f"early stopping: no validation gain for {config.patience} epochs")
                     state["stopped_early"] = True
                     self.model.stop_training = True
+                state["epoch_minutes"] = (time.time() - getattr(self, "_t", time.time())) / 60
                 limit = config.time_limit_minutes
-                if limit and (time.time() - t_start) / 60 + state.get("epoch_minutes", 0) > limit:
+                # Stop when another epoch like this one would not fit in the time limit.
+                if limit and (time.time() - t_start) / 60 + state["epoch_minutes"] > limit:
                     out(f"time limit of {limit} minutes reached after epoch {epoch + 1}")
                     state["time_limited"] = True
                     self.model.stop_training = True
@@ -270,9 +272,11 @@ def train(data, out_dir, *, model="fercnn", epochs=40, batch_size=128, lr=1e-3, 
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
         net.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     one_hot = lambda x, y: (x, tf.one_hot(y, n_classes))  # noqa: E731
-    callbacks = [keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True,
-                                                  delete_checkpoint=False),
-                 _Recorder(keras, run_dir, config, history, state, t_start, out)]
+    # The recorder runs before the backup at each epoch end: if the process dies in between,
+    # the backup still points at the previous epoch, which is then simply trained again.
+    callbacks = [_Recorder(keras, run_dir, config, history, state, t_start, out),
+                 keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True,
+                                                  delete_checkpoint=False)]
     if config.schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau("val_accuracy", factor=0.5,
                                                            patience=max(2, config.patience // 3)))

@@ -63,9 +63,10 @@ class EvalJsInPage:
 
     def __call__(self, script, ignore_result=False, timeout_sec=None):
         self.calls.append(script)
-        frames = sum("fercsvStreamFrame(" in c for c in self.calls)
-        if self.click_video_after is not None and frames == self.click_video_after + 1:
-            self.page.click("#fercsv-stream video")
+        frames = sum(c.startswith("fercsvStreamFrame(") for c in self.calls)
+        if script.startswith("fercsvStreamFrame(") and frames == (self.click_video_after or -1) + 1:
+            box = self.page.locator("#fercsv-stream video").bounding_box()
+            self.page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         self.page.evaluate(
             """s => { window.__done = false;
                       Promise.resolve((0, eval)(s)).then(
