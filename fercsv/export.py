@@ -95,6 +95,8 @@ def _sample_batch(data, shape, n=64, seed=0):
 
 
 def _compare(reference, other, what):
+    if not np.isfinite(other).all():
+        return float("inf"), 0.0
     diff = float(np.max(np.abs(reference - other))) if reference.size else 0.0
     agree = float(np.mean(reference.argmax(1) == other.argmax(1))) if reference.size else 1.0
     return diff, agree
@@ -260,9 +262,11 @@ def export_tflite(model, path, *, quantize=None, data=None, verify=True):
         raise BadInputError(f"quantize must be float16 or int8, not {quantize!r}")
     keras_model, label_names = _load_keras(model)
     shape = keras_model.input_shape[1:]
-    spec = tf.TensorSpec((None,) + tuple(shape), tf.float32, name=INPUT_NAME)
-    fn = tf.function(lambda x: keras_model(x, training=False), input_signature=[spec])
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], keras_model)
+    # Through a SavedModel: converting a concrete function of a Keras 3 model directly
+    # gave NaN outputs here (its variables were not carried over).
+    saved = Path(tempfile.mkdtemp(prefix="fercsv-savedmodel-"))
+    keras_model.export(str(saved), verbose=False)
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
     ds = None
     if quantize:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -287,6 +291,8 @@ def export_tflite(model, path, *, quantize=None, data=None, verify=True):
         blob = converter.convert()
     except Exception as exc:
         raise ExportError(f"TFLite conversion failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+    finally:
+        shutil.rmtree(saved, ignore_errors=True)
     path = Path(path)
     with atomic_path(path) as tmp:
         tmp.write_bytes(blob)

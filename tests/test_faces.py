@@ -39,7 +39,7 @@ def test_missing_cascade_error_names_version_and_fix(monkeypatch, tmp_path):
 def test_convert_faces_crops_and_reports_photos_without_faces(astronaut_bgr, tmp_path):
     src = tmp_path / "photos" / "happy"
     src.mkdir(parents=True)
-    cv2.imwrite(str(src / "astronaut.jpg"), astronaut_bgr)
+    cv2.imwrite(str(src / "astronaut.png"), astronaut_bgr)
     cv2.imwrite(str(src / "wall.png"), np.full((200, 200, 3), 90, np.uint8))
     report = fercsv.folder_to_csv(tmp_path / "photos", tmp_path / "f.csv",
                                   preprocess=faces.face_preprocessor())
