@@ -38,8 +38,11 @@ def main():
 
     lfw = data.lfw_subset()[:100]
     lfw = (lfw * 255).astype(np.uint8) if lfw.dtype != np.uint8 else lfw
+    from fercsv.faces import VIDEO_OPTIONS
+
     for nb in (5, 3):
         figure(f"recall LFW subset (100), neighbors={nb}", recall(lfw, min_neighbors=nb) * 100, "%")
+    figure("recall LFW subset (100), video settings", recall(lfw, **VIDEO_OPTIONS) * 100, "%")
     folder = fer_folder(args.data)
     if folder is not None:
         import fercsv
@@ -49,6 +52,8 @@ def main():
         for nb in (5, 3):
             figure(f"recall FER-2013 PrivateTest ({len(rows)}), neighbors={nb}",
                    recall(ds.images[rows], min_neighbors=nb) * 100, "%")
+        figure(f"recall FER-2013 PrivateTest ({len(rows)}), video settings",
+               recall(ds.images[rows], **VIDEO_OPTIONS) * 100, "%")
 
 
 if __name__ == "__main__":

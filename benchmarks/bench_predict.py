@@ -55,28 +55,34 @@ def main():
     print(f"frames: {what}; faces found: {len(detect_faces(frame))}")
     frames = [np.roll(frame, i % 7, axis=1) for i in range(args.frames)]
 
-    t = time.perf_counter()
-    for f in frames:
-        detect_faces(f)
-    det = len(frames) / (time.perf_counter() - t)
-    figure("face detection alone", det, "frames/s")
-    rates = {}
-    for name, model in (("keras", keras_model), ("onnxruntime", onnx_model)):
-        t0 = time.perf_counter()
-        fercsv.predict(model, frames[0])
-        first = time.perf_counter() - t0
-        lat = []
-        for f in frames[1:10]:
-            t1 = time.perf_counter()
-            fercsv.predict(model, f)
-            lat.append(time.perf_counter() - t1)
+    from fercsv.faces import VIDEO_OPTIONS
+
+    settings = {"photo": {}, "video": VIDEO_OPTIONS}
+    for label, opts in settings.items():
         t = time.perf_counter()
         for f in frames:
-            fercsv.predict(model, f)
-        rates[name] = len(frames) / (time.perf_counter() - t)
-        figure(f"detect+crop+predict {name}", rates[name], "frames/s",
-               rates[name] / rates["keras"] if name != "keras" else None,
-               note=f"first call {first * 1000:.0f} ms, tenth {lat[-1] * 1000:.1f} ms")
+            detect_faces(f, **opts)
+        figure(f"face detection alone ({label} settings)", len(frames) / (time.perf_counter() - t), "frames/s",
+               note=str(opts or "max_side=640, scale_factor=1.1"))
+    for label, opts in settings.items():
+        rates = {}
+        for name, model in (("keras", keras_model), ("onnxruntime", onnx_model)):
+            t0 = time.perf_counter()
+            fercsv.predict(model, frames[0], **opts)
+            first = time.perf_counter() - t0
+            lat = []
+            for f in frames[1:10]:
+                t1 = time.perf_counter()
+                fercsv.predict(model, f, **opts)
+                lat.append(time.perf_counter() - t1)
+            t = time.perf_counter()
+            for f in frames:
+                fercsv.predict(model, f, **opts)
+            rates[name] = len(frames) / (time.perf_counter() - t)
+            figure(f"detect+crop+predict {name} ({label})", rates[name], "frames/s",
+                   rates[name] / rates["keras"] if name != "keras" else None, versus="keras",
+                   note=f"first call {first * 1000:.0f} ms, tenth {lat[-1] * 1000:.1f} ms")
+    for name, model in (("keras", keras_model), ("onnxruntime", onnx_model)):
         x = np.zeros((1, 48, 48, 1), np.float32)
         t = time.perf_counter()
         for _ in range(200):

@@ -41,7 +41,7 @@ def best_of(func, repeat=3):
     return best, result
 
 
-def figure(name, value, unit, ratio=None, note=""):
-    """Print one benchmark line: name, value, unit, ratio to the naive way."""
-    r = f"  ratio {ratio:.1f}x vs naive" if ratio is not None else ""
+def figure(name, value, unit, ratio=None, note="", versus="naive"):
+    """Print one benchmark line: name, value, unit, ratio to the naive way (or ``versus``)."""
+    r = f"  ratio {ratio:.1f}x vs {versus}" if ratio is not None else ""
     print(f"{name:<34} {value:>12,.1f} {unit:<10}{r}{('  ' + note) if note else ''}", flush=True)

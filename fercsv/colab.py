@@ -116,9 +116,11 @@ def webcam_emotions(model, *, max_frames=None, max_seconds=None, **predict_optio
     Stops when the user clicks the video, after ``max_frames`` frames or
     ``max_seconds`` seconds. Returns a :class:`StreamReport` (frames per second).
     """
+    from .faces import VIDEO_OPTIONS
     from .modelio import load_model
     from .prediction import predict
 
+    predict_options = {**VIDEO_OPTIONS, **predict_options}
     eval_js = _eval_js()
     loaded = load_model(model)
     eval_js(script("webcam_stream") + "\nfercsvStartStream().then(() => true)")

@@ -14,6 +14,10 @@ from .images import load_gray, resize, to_gray
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 
+#: Detection settings for live video and webcam frames: searched at 320 pixels with coarser
+#: scale steps, about 3x faster than the photo defaults (faces in such frames are large).
+VIDEO_OPTIONS = {"max_side": 320, "scale_factor": 1.2}
+
 
 def cascade_path():
     """Path of the frontal-face Haar cascade ($FERCSV_HAAR_CASCADE overrides).

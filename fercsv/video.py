@@ -99,6 +99,9 @@ def aggregate(frame_preds, label_names, *, method="vote", second_half=False):
 def predict_video(model, path, out_dir, *, aggregate_by="vote", second_half=False, every=1,
                   write_video=True, **options):
     """Predict every ``every``-th frame of a video; write frames.csv/json, an annotated MP4, a summary."""
+    from .faces import VIDEO_OPTIONS
+
+    options = {**VIDEO_OPTIONS, **options}
     loaded = load_model(model)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
