@@ -67,7 +67,8 @@ def evaluate(model, data, *, split="PrivateTest", tta=False, out_dir=None, label
     """Score ``model`` (RUN_DIR, model file, Keras model) on ``split`` of ``data`` (CSV or FERDataset).
 
     ``split=None`` scores every labelled row. Writes ``report.json`` and
-    ``confusion.png`` into ``out_dir`` (default: the RUN_DIR, if one was given).
+    ``confusion.png`` into ``out_dir`` (default for a RUN_DIR:
+    ``RUN_DIR/evaluations/<data>_<split>/``; otherwise nothing is written).
     """
     sk = require("sklearn.metrics", extra="train", feature="evaluation reports")
     loaded = load_model(model, label_names=label_names)
@@ -108,7 +109,9 @@ def evaluate(model, data, *, split="PrivateTest", tta=False, out_dir=None, label
                         float(report["weighted avg"]["f1-score"]), norm.round(4).tolist(), unscored,
                         absent, tta)
     if out_dir is None and isinstance(model, (str, Path)) and Path(model).is_dir():
-        out_dir = model
+        # Next to the run, never over the run's own report of its test split.
+        stem = Path(str(ds.source)).name.split(".")[0] if ds.source else "data"
+        out_dir = Path(model) / "evaluations" / f"{stem}_{(split or 'all').lower()}"
     if out_dir is not None:
         from .plots import plot_confusion
 

@@ -31,7 +31,10 @@ def test_other_label_set_matched_by_name(tiny_run, synth_csv):
     imgs, labels = ds.images[keep], [ds.name_of(c) for c in ds.labels[keep]]
     labels[:5] = ["contempt"] * 5
     ck = FERDataset.from_arrays(imgs, labels, usage=["PrivateTest"] * len(labels))
+    before = (tiny_run / "report.json").read_text()
     report = evaluate(tiny_run, ck)
+    assert (tiny_run / "report.json").read_text() == before  # the run's own report is kept
+    assert (tiny_run / "evaluations" / "data_privatetest" / "confusion.png").is_file()
     assert report.unscored_labels == {"contempt": 5}
     assert report.absent_labels == ["neutral"]
     assert report.n == len(labels) - 5

@@ -122,6 +122,7 @@ def test_cli_train_and_evaluate(synth_csv, tmp_path):
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
     assert report["split"] == "PublicTest" and report["n"] == 56
-    assert (tmp_path / "run" / "confusion_publictest.png").is_file()
+    assert (tmp_path / "run" / "evaluations" / "synth_publictest" / "confusion_publictest.png").is_file()
+    assert json.loads((tmp_path / "run" / "report.json").read_text())["split"] == "PrivateTest"
     r = run_cli("evaluate", tmp_path / "nothing", synth_csv)
     assert r.returncode == 1 and "no such model file or run folder" in r.stderr
