@@ -6,7 +6,7 @@ def stage_train(result, work, dataset, *, out, seed, epochs, **_):
     from .trainer import train
 
     run = work / "run"
-    res = train(dataset, run, epochs=epochs or 10, batch_size=32, warmup_epochs=1, seed=seed, tta=False,
+    res = train(dataset, run, epochs=epochs or 12, batch_size=32, warmup_epochs=1, seed=seed, tta=False,
                 out=lambda msg: out("    " + msg), verbose=2)
     out(f"[6] train: best validation accuracy {res.best_val_accuracy:.1%} (epoch {res.best_epoch}); "
         f"test accuracy {res.test_accuracy:.1%}\n    run folder {run}: best.keras, history.csv, curves.png, "

@@ -329,7 +329,11 @@ def tflite_predict(path, x):
     from .tfutil import import_tf
 
     tf, _ = import_tf()
-    interp = tf.lite.Interpreter(model_path=str(path))
+    import warnings
+
+    with warnings.catch_warnings():  # its deprecation notice points to a package fercsv does not need
+        warnings.simplefilter("ignore", UserWarning)
+        interp = tf.lite.Interpreter(model_path=str(path))
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     interp.resize_tensor_input(inp["index"], (len(x),) + tuple(x.shape[1:]))
     interp.allocate_tensors()
