@@ -4,8 +4,8 @@ from pathlib import Path
 import nbformat as nbf
 
 REPO = "https://github.com/fercsv/fercsv"
-BADGE = (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-         f"(https://colab.research.google.com/github/fercsv/fercsv/blob/main/colab/fercsv_starter.ipynb)")
+BADGE = ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+         "(https://colab.research.google.com/github/fercsv/fercsv/blob/main/colab/fercsv_starter.ipynb)")
 
 CELLS = [
     ("md", f"""# fercsv starter: facial-expression recognition in one notebook

@@ -5,7 +5,6 @@ and reported (or fail the run with ``strict=True``).
 """
 import os
 import random
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -117,7 +117,7 @@ class FERDataset:
 def _resolve_columns(names, *, label_column, pixels_column, usage_column, path):
     lowered = [n.strip().lower() for n in names]
 
-    def find(explicit, options, what):
+    def find(explicit, options):
         if explicit is not None:
             key = explicit.strip().lower()
             if key not in lowered:
@@ -125,12 +125,12 @@ def _resolve_columns(names, *, label_column, pixels_column, usage_column, path):
             return lowered.index(key)
         return next((lowered.index(o) for o in options if o in lowered), None)
 
-    pix = find(pixels_column, _PIXEL_COLUMNS, "pixels")
+    pix = find(pixels_column, _PIXEL_COLUMNS)
     if pix is None:
         raise BadInputError(
             f"{path}: missing column 'pixels' (columns: {', '.join(names) or 'none'}); "
             "a FER-2013 CSV has the header emotion,pixels,Usage")
-    return pix, find(label_column, _LABEL_COLUMNS, "label"), find(usage_column, _USAGE_COLUMNS, "usage")
+    return pix, find(label_column, _LABEL_COLUMNS), find(usage_column, _USAGE_COLUMNS)
 
 
 def _open_binary(path):

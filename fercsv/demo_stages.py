@@ -1,5 +1,4 @@
 """Demo stages that need the train/export extras: train, evaluate, predict a photo, export."""
-from pathlib import Path
 
 
 def stage_train(result, work, dataset, *, out, seed, epochs, **_):

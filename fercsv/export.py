@@ -94,7 +94,7 @@ def _sample_batch(data, shape, n=64, seed=0):
     return ds.images[rows].astype(np.float32)[..., None] / 255.0
 
 
-def _compare(reference, other, what):
+def _compare(reference, other):
     if not np.isfinite(other).all():
         return float("inf"), 0.0
     diff = float(np.max(np.abs(reference - other))) if reference.size else 0.0
@@ -172,7 +172,7 @@ def verify_onnx(model, onnx_path, *, data=None, tolerance=MAX_ABS_DIFF, n=64):
     feed = np.ascontiguousarray(np.transpose(x, (0, 3, 1, 2))) if nchw else x
     got = sess.run(None, {inp.name: feed})[0]
     report = ExportReport(str(onnx_path), "ONNX", n_checked=len(x))
-    report.max_abs_diff, report.top1_agreement = _compare(expected, got, "onnx")
+    report.max_abs_diff, report.top1_agreement = _compare(expected, got)
     if report.max_abs_diff > tolerance or report.top1_agreement < 1.0:
         raise ExportError(f"{onnx_path}: ONNX output differs from Keras (max |diff| {report.max_abs_diff:.2e}, "
                           f"limit {tolerance:g}; top-1 agreement {report.top1_agreement:.2%}); the export "
@@ -303,7 +303,7 @@ def export_tflite(model, path, *, quantize=None, data=None, verify=True):
         x = _sample_batch(data, shape)
         expected = np.asarray(keras_model(x, training=False), np.float32)
         got = tflite_predict(path, x)
-        report.max_abs_diff, report.top1_agreement = _compare(expected, got, "tflite")
+        report.max_abs_diff, report.top1_agreement = _compare(expected, got)
         report.n_checked = len(x)
         limit = MAX_ABS_DIFF if not quantize else (2e-2 if quantize == "float16" else 0.2)
         if report.max_abs_diff > limit:

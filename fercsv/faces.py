@@ -7,10 +7,9 @@ import os
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from .errors import BadImageError, FercsvError
-from .images import load_gray, resize, to_gray
+from .images import load_gray, read_color, resize, to_gray
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 
@@ -95,14 +94,7 @@ def face_preprocessor(*, size=48, equalize=False, keep_no_face=False, margin=0.1
     found"), or is kept whole when ``keep_no_face``.
     """
     def preprocess(path):
-        data = Path(path).read_bytes() if Path(path).is_file() else None
-        if data is None:
-            raise BadImageError(f"{path}: cannot read file", path=str(path), reason="unreadable file")
-        from .images import decode_bytes
-
-        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
-        if img is None:
-            img = decode_bytes(data, name=str(path))
+        img = read_color(path)
         boxes = detect_faces(img, **detect_options)
         if boxes:
             return crop_face(img, boxes[0], margin=margin, size=size, equalize=equalize)

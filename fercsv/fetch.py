@@ -34,8 +34,10 @@ def _digest(path, algorithm):
 
 def _check(path, md5, sha256):
     for algorithm, expected in (("md5", md5), ("sha256", sha256)):
-        if expected and _digest(path, algorithm) != expected.lower():
-            return f"{algorithm} {_digest(path, algorithm)} does not match the expected {expected}"
+        if expected:
+            actual = _digest(path, algorithm)
+            if actual != expected.lower():
+                return f"{algorithm} {actual} does not match the expected {expected}"
     return None
 
 

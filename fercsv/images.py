@@ -92,6 +92,17 @@ def decode_bytes(data, *, name="image"):
     return img
 
 
+def read_color(path):
+    """Read an image file as a BGR (or, for formats OpenCV cannot read, grey) uint8 array."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise BadImageError(f"{path}: cannot read file ({exc.strerror or exc})",
+                            path=str(path), reason="unreadable file") from None
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    return img if img is not None else decode_bytes(data, name=str(path))
+
+
 def load_gray(path, *, size=48, equalize=False):
     """Read an image file as a ``size`` x ``size`` uint8 grayscale array.
 

@@ -177,11 +177,7 @@ def decode(strings, *, n_pixels=None):
     texts = ["" if i in missing else s for i, s in enumerate(strings)]
     data = ("    " + "\n".join(texts) + "\n").encode("utf-8", "replace")
     lens = np.array([len(t.encode("utf-8", "replace")) for t in texts], dtype=np.int64)
-    starts = np.empty(len(texts), np.int64)
-    starts[0:1] = 4
-    np.cumsum(lens[:-1] + 1, out=starts[1:]) if len(texts) > 1 else None
-    if len(texts) > 1:
-        starts[1:] += 4
+    starts = 4 + np.concatenate(([0], np.cumsum(lens + 1)[:-1])).astype(np.int64)
     ends = starts + lens
     buf = np.frombuffer(data, dtype=np.uint8)
     if n_pixels is None:

@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 
 from .atomic import atomic_path
-from .errors import BadImageError, BadInputError
+from .errors import BadImageError
 from .faces import crop_face, detect_faces
-from .images import decode_bytes, resize, to_gray
+from .images import read_color, resize, to_gray  # noqa: F401 - read_color is public here too
 from .modelio import load_model
 
 
@@ -28,16 +28,6 @@ class FacePrediction:
 
     def to_dict(self):
         return asdict(self)
-
-
-def read_color(path):
-    """Read an image file as a BGR (or gray) uint8 array."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise BadInputError(f"{path}: cannot read file ({exc.strerror or exc})") from None
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
-    return img if img is not None else decode_bytes(data, name=str(path))
 
 
 def _faces_of(image, *, detect, size, equalize, color_order, detect_options):

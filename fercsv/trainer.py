@@ -44,10 +44,9 @@ class TrainConfig:
     tta: bool = True
 
     def key(self):
-        """Settings that must match for a run to be resumed."""
-        keep = ("model", "backbone", "weights", "epochs", "batch_size", "lr", "schedule", "warmup_epochs",
-                "label_smoothing", "weight_decay", "augment", "class_weight", "balance", "seed")
-        return {k: getattr(self, k) for k in keep}
+        """Settings that must match for a run to be resumed (all but the run-time knobs)."""
+        runtime = ("patience", "precision", "time_limit_minutes", "tta")
+        return {k: v for k, v in asdict(self).items() if k not in runtime}
 
 
 @dataclass

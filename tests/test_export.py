@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 
 import fercsv
-from fercsv import BadInputError, ExportError, FercsvError
+from fercsv import BadInputError, ExportError
 from fercsv.export import export_om, export_onnx, export_tflite, verify_onnx
 from fercsv.modelio import load_model
 from helpers import run_cli

@@ -1,5 +1,4 @@
 """CI executes the whole starter notebook headless on synthetic data with tiny settings."""
-import os
 from pathlib import Path
 
 import nbformat
