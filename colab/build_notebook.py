@@ -66,7 +66,7 @@ result = fercsv.train(ds, RUN, epochs=EPOCHS, batch_size=32 if SMALL else 128)
 print(result)
 display(Image(str(RUN / "curves.png")))"""),
     ("md", "## 6. Evaluate on the test split"),
-    ("code", """report = fercsv.evaluate(RUN, ds, split="PrivateTest", tta=True)
+    ("code", """report = fercsv.evaluate(RUN, ds, split="PrivateTest", tta="flip+zoom")
 print(report)
 display(Image(report.files["confusion"]))"""),
     ("md", "## 7. Predict a photo"),
@@ -99,8 +99,9 @@ def build():
     nb = nbf.v4.new_notebook()
     nb.metadata.update({"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
                         "colab": {"provenance": []}, "accelerator": "GPU"})
-    nb.cells = [nbf.v4.new_markdown_cell(src) if kind == "md" else nbf.v4.new_code_cell(src)
-                for kind, src in CELLS]
+    # Stable cell ids, so regenerating after a one-line edit gives a one-line diff.
+    nb.cells = [(nbf.v4.new_markdown_cell if kind == "md" else nbf.v4.new_code_cell)(src, id=f"cell-{i:02d}")
+                for i, (kind, src) in enumerate(CELLS)]
     out = Path(__file__).with_name("fercsv_starter.ipynb")
     nbf.write(nb, out)
     return out

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 _HELP = argparse.ArgumentDefaultsHelpFormatter
+TTA_CHOICES = ("none", "flip", "flip+zoom")  # fercsv.evaluation.TTA_MODES, without importing it
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 
 
@@ -18,7 +19,8 @@ def _cmd_train(a):
                    weights=None if (a.weights or "none").lower() == "none" else a.weights,
                    schedule=a.schedule, augment=not a.no_augment, class_weight=a.class_weight,
                    balance=a.balance, patience=a.patience, precision=a.precision, seed=a.seed,
-                   label_smoothing=a.label_smoothing, time_limit_minutes=a.time_limit, tta=not a.no_tta)
+                   label_smoothing=a.label_smoothing, time_limit_minutes=a.time_limit,
+                   tta=False if a.no_tta else a.tta)
     print(result)
 
 
@@ -92,7 +94,7 @@ def _register_train(sub):
     t.add_argument("--backbone", default=None, help="keras.applications backbone, e.g. vgg16")
     t.add_argument("--weights", default="none", help="backbone weights: none or imagenet (downloads)")
     t.add_argument("--epochs", type=int, default=40)
-    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--schedule", choices=("cosine", "plateau"), default="cosine")
     t.add_argument("--label-smoothing", type=float, default=0.1)
@@ -102,7 +104,9 @@ def _register_train(sub):
     t.add_argument("--patience", type=int, default=10, help="early stopping patience (0: off)")
     t.add_argument("--precision", default="auto", choices=("auto", "float32", "float16", "bfloat16"))
     t.add_argument("--time-limit", type=float, default=None, help="stop after this many minutes")
-    t.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation in the final report")
+    t.add_argument("--tta", default="flip+zoom", choices=TTA_CHOICES,
+                   help="test-time augmentation of the final PrivateTest report")
+    t.add_argument("--no-tta", action="store_true", help="same as --tta none")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--restart", action="store_true", help="discard RUN_DIR's state and start over")
     t.set_defaults(func=_cmd_train)
@@ -111,7 +115,9 @@ def _register_train(sub):
     e.add_argument("model", help="RUN_DIR, .keras or .onnx")
     e.add_argument("data", help="CSV with labels")
     e.add_argument("--split", default="PrivateTest", help="Training, PublicTest, PrivateTest or all")
-    e.add_argument("--tta", action="store_true", help="average with horizontally flipped faces")
+    e.add_argument("--tta", nargs="?", const="flip", default="none", choices=TTA_CHOICES,
+                   help="average over augmented views: flip (mirrored faces; the default when given "
+                        "without a value) or flip+zoom (six views)")
     e.add_argument("--out", default=None, help="folder for report.json and confusion.png")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_cmd_evaluate)

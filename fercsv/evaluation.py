@@ -30,7 +30,7 @@ class EvalReport:
     confusion: list
     unscored_labels: dict = field(default_factory=dict)
     absent_labels: list = field(default_factory=list)
-    tta: bool = False
+    tta: str = "none"
     files: dict = field(default_factory=dict)
 
     def to_dict(self):
@@ -39,7 +39,7 @@ class EvalReport:
     def __str__(self):
         lines = [f"{self.split}: accuracy {self.accuracy:.2%} on {self.n} images "
                  f"(macro F1 {self.macro_f1:.3f}, weighted F1 {self.weighted_f1:.3f}"
-                 f"{', flip TTA' if self.tta else ''})",
+                 f"{f', {self.tta} TTA' if self.tta != 'none' else ''})",
                  f"  {'label':<10}{'precision':>10}{'recall':>8}{'f1':>8}{'support':>9}"]
         for name, s in self.per_class.items():
             lines.append(f"  {name:<10}{s['precision']:>10.3f}{s['recall']:>8.3f}"
@@ -54,13 +54,54 @@ class EvalReport:
         return "\n".join(lines)
 
 
+#: Test-time augmentation modes: the views whose predictions are averaged,
+#: as (mirrored, scale) pairs; scale > 1 zooms in around the centre.
+TTA_MODES = {
+    "none": ((False, 1.0),),
+    "flip": ((False, 1.0), (True, 1.0)),
+    "flip+zoom": tuple((m, s) for m in (False, True) for s in (1.0, 1.05, 0.95)),
+}
+
+
+def tta_mode(tta):
+    """The canonical TTA mode name for ``tta`` (False/None, True, or a name of :data:`TTA_MODES`)."""
+    if tta is None or tta is False:
+        return "none"
+    if tta is True:
+        return "flip"
+    mode = str(tta).strip().lower()
+    if mode not in TTA_MODES:
+        raise BadInputError(f"unknown test-time augmentation {tta!r}; choose one of {', '.join(TTA_MODES)}")
+    return mode
+
+
+def tta_views(images, mode):
+    """Yield the augmented copies of (N, H, W) uint8 ``images`` that ``mode`` averages over."""
+    import cv2
+
+    images = np.asarray(images, np.uint8)
+    h, w = images.shape[1:3]
+    for mirrored, scale in TTA_MODES[tta_mode(mode)]:
+        view = images[:, :, ::-1] if mirrored else images
+        if scale != 1.0:
+            m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), 0, scale)
+            view = np.stack([cv2.warpAffine(im, m, (w, h), flags=cv2.INTER_LINEAR,
+                                            borderMode=cv2.BORDER_REFLECT_101) for im in view])
+        yield np.ascontiguousarray(view)
+
+
 def predict_probabilities(model, images, *, tta=False):
-    """Probabilities for (N, H, W) uint8 images; ``tta`` averages with the mirrored faces."""
-    x = np.asarray(images, np.float32)[..., None] / 255.0
-    p = model.predict(x)
-    if tta:
-        p = (p + model.predict(x[:, :, ::-1, :])) / 2
-    return p
+    """Probabilities for (N, H, W) uint8 images, averaged over the views of ``tta``.
+
+    ``tta``: False (one view), True or ``"flip"`` (with the mirrored faces),
+    ``"flip+zoom"`` (six views: mirrored or not, at scales 1, 1.05, 0.95).
+    """
+    total = None
+    views = TTA_MODES[tta_mode(tta)]
+    for view in tta_views(images, tta):
+        p = model.predict(view.astype(np.float32)[..., None] / 255.0)
+        total = p if total is None else total + p
+    return total / len(views)
 
 
 def evaluate(model, data, *, split="PrivateTest", tta=False, out_dir=None, label_names=None):
@@ -71,6 +112,7 @@ def evaluate(model, data, *, split="PrivateTest", tta=False, out_dir=None, label
     ``RUN_DIR/evaluations/<data>_<split>/``; otherwise nothing is written).
     """
     sk = require("sklearn.metrics", extra="train", feature="evaluation reports")
+    tta = tta_mode(tta)
     loaded = load_model(model, label_names=label_names)
     ds = data if isinstance(data, FERDataset) else read_csv(data)
     if split is not None:

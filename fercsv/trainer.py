@@ -28,10 +28,10 @@ class TrainConfig:
     backbone: str = None
     weights: str = None
     epochs: int = 40
-    batch_size: int = 128
+    batch_size: int = 64
     lr: float = 1e-3
     schedule: str = "cosine"
-    warmup_epochs: int = 2
+    warmup_epochs: int = 1
     label_smoothing: float = 0.1
     weight_decay: float = 1e-4
     augment: bool = True
@@ -41,7 +41,7 @@ class TrainConfig:
     precision: str = "auto"
     seed: int = 0
     time_limit_minutes: float = None
-    tta: bool = True
+    tta: str = "flip+zoom"
 
     def key(self):
         """Settings that must match for a run to be resumed (all but the run-time knobs)."""
@@ -190,7 +190,7 @@ def _backup_epoch(backup_dir):
     return 0
 
 
-def train(data, out_dir, *, model="fercnn", epochs=40, batch_size=128, lr=1e-3, restart=False,
+def train(data, out_dir, *, model="fercnn", epochs=40, batch_size=64, lr=1e-3, restart=False,
           out=print, verbose="auto", **options):
     """Train a model on ``data`` (CSV path or FERDataset) into ``out_dir`` (the RUN_DIR).
 

@@ -5,7 +5,8 @@ import pytest
 
 import fercsv
 from fercsv import FERDataset
-from fercsv.evaluation import evaluate
+from fercsv.evaluation import TTA_MODES, evaluate, predict_probabilities, tta_views
+from fercsv.modelio import load_model
 
 pytestmark = pytest.mark.tensorflow
 
@@ -21,7 +22,41 @@ def test_report_contents_and_files(tiny_run, synth_csv, tmp_path):
     assert saved["accuracy"] == pytest.approx(report.accuracy)
     assert (tmp_path / "confusion.png").stat().st_size > 1000
     tta = evaluate(tiny_run, synth_csv, split="PrivateTest", tta=True)
-    assert tta.tta and tta.n == 56
+    assert tta.tta == "flip" and tta.n == 56 and "flip TTA" in str(tta)
+    assert report.tta == "none" and "TTA" not in str(report).splitlines()[0]
+
+
+def test_tta_views_are_mirrors_and_centred_zooms():
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 256, (3, 48, 48), dtype=np.uint8)
+    faces[0] = 0
+    faces[0, 16:32, 16:32] = 255  # a bright centred square on black to watch the zoom
+    views = list(tta_views(faces, "flip+zoom"))
+    assert len(views) == 6 and all(v.shape == faces.shape and v.dtype == np.uint8 for v in views)
+    np.testing.assert_array_equal(views[0], faces)
+    np.testing.assert_array_equal(views[3], faces[:, :, ::-1])
+    area = [v[0].sum() / 255 for v in views[:3]]  # scale 1, 1.05 (zoom in), 0.95 (zoom out)
+    np.testing.assert_allclose(area, [256, 256 * 1.05 ** 2, 256 * 0.95 ** 2], rtol=0.02)
+    np.testing.assert_array_equal(views[4], views[1][:, :, ::-1])  # the zoom is centred: mirror commutes
+    assert [len(list(tta_views(faces, m))) for m in (False, True, "none")] == [1, 2, 1]
+
+
+def test_tta_averages_the_views(tiny_run, synth_csv):
+    loaded = load_model(tiny_run)
+    faces = fercsv.read_csv(synth_csv).subset("PrivateTest").images[:16]
+    single = [predict_probabilities(loaded, v) for v in tta_views(faces, "flip+zoom")]
+    np.testing.assert_allclose(predict_probabilities(loaded, faces, tta="flip+zoom"),
+                               np.mean(single, axis=0), atol=1e-6)
+    np.testing.assert_allclose(predict_probabilities(loaded, faces, tta="flip"),
+                               (single[0] + single[3]) / 2, atol=1e-6)
+    with pytest.raises(fercsv.BadInputError, match="unknown test-time augmentation 'crops'; choose one of"):
+        predict_probabilities(loaded, faces, tta="crops")
+
+
+def test_cli_tta_choices_match_the_library():
+    from fercsv.cli_upper import TTA_CHOICES
+
+    assert set(TTA_CHOICES) == set(TTA_MODES)
 
 
 def test_other_label_set_matched_by_name(tiny_run, synth_csv):

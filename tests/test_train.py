@@ -115,14 +115,17 @@ def test_cli_train_and_evaluate(synth_csv, tmp_path):
     from helpers import run_cli
 
     r = run_cli("train", synth_csv, "--out", tmp_path / "run", "--epochs", "1", "--batch-size", "32",
-                "--no-tta", "--model", "seed-cnn")
+                "--model", "seed-cnn")
     assert r.returncode == 0, r.stderr
     assert "best validation accuracy" in r.stdout
-    r = run_cli("evaluate", tmp_path / "run", synth_csv, "--split", "PublicTest", "--json")
+    r = run_cli("evaluate", tmp_path / "run", synth_csv, "--split", "PublicTest", "--json", "--tta")
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
-    assert report["split"] == "PublicTest" and report["n"] == 56
+    assert report["split"] == "PublicTest" and report["n"] == 56 and report["tta"] == "flip"
     assert (tmp_path / "run" / "evaluations" / "synth_publictest" / "confusion_publictest.png").is_file()
-    assert json.loads((tmp_path / "run" / "report.json").read_text())["split"] == "PrivateTest"
+    own = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert own["split"] == "PrivateTest" and own["tta"] == "flip+zoom"  # the training default
+    r = run_cli("evaluate", tmp_path / "run", synth_csv, "--tta", "crops")
+    assert r.returncode == 2 and "invalid choice: 'crops'" in r.stderr
     r = run_cli("evaluate", tmp_path / "nothing", synth_csv)
     assert r.returncode == 1 and "no such model file or run folder" in r.stderr
