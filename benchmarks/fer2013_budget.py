@@ -15,8 +15,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import fer_folder  # noqa: E402
 
 
-def probe_epoch_seconds(ds, batch_size, steps=40):
-    """Seconds per training epoch of the default model, measured on a few real steps."""
+def probe_epoch_seconds(ds, batch_size, steps=20, windows=3):
+    """Seconds per training epoch of the default model: the fastest of a few short timed windows.
+
+    On a shared VM single windows swing by 40 %; the fastest one is the machine's real pace
+    (the final run averaged within a few percent of it), and the time limit absorbs slow spells.
+    """
     from fercsv.models import build_model
     from fercsv.pipeline import train_dataset
     from fercsv.tfutil import import_tf
@@ -27,10 +31,12 @@ def probe_epoch_seconds(ds, batch_size, steps=40):
     net = build_model("fercnn", n_classes=len(ds.label_names))
     net.compile(keras.optimizers.AdamW(1e-3), "sparse_categorical_crossentropy")
     net.fit(data, steps_per_epoch=15, shuffle=False, verbose=0)  # tracing, oneDNN primitive caches
-    t = time.perf_counter()
-    net.fit(data, steps_per_epoch=steps, shuffle=False, verbose=0)
-    return (time.perf_counter() - t) / steps * per_epoch
-
+    best = float("inf")
+    for _ in range(windows):
+        t = time.perf_counter()
+        net.fit(data, steps_per_epoch=steps, shuffle=False, verbose=0)
+        best = min(best, time.perf_counter() - t)
+    return best / steps * per_epoch
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
