@@ -6,8 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
+from .evaluation import TTA_MODES  # numpy only; TensorFlow is imported when a model is loaded
+
 _HELP = argparse.ArgumentDefaultsHelpFormatter
-TTA_CHOICES = ("none", "flip", "flip+zoom")  # fercsv.evaluation.TTA_MODES, without importing it
+TTA_CHOICES = tuple(TTA_MODES)
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 
 

@@ -96,12 +96,8 @@ def predict_probabilities(model, images, *, tta=False):
     ``tta``: False (one view), True or ``"flip"`` (with the mirrored faces),
     ``"flip+zoom"`` (six views: mirrored or not, at scales 1, 1.05, 0.95).
     """
-    total = None
-    views = TTA_MODES[tta_mode(tta)]
-    for view in tta_views(images, tta):
-        p = model.predict(view.astype(np.float32)[..., None] / 255.0)
-        total = p if total is None else total + p
-    return total / len(views)
+    return np.mean([model.predict(view.astype(np.float32)[..., None] / 255.0)
+                    for view in tta_views(images, tta)], axis=0)
 
 
 def evaluate(model, data, *, split="PrivateTest", tta=False, out_dir=None, label_names=None):
