@@ -99,6 +99,32 @@ class FERDataset:
         x /= 255.0
         return x, ds.labels.copy()
 
+    def targets(self):
+        """Soft targets (N, classes) float32 from ``p_<label>`` columns (FER+ vote fractions), or None.
+
+        Rows are renormalised to sum to 1; a CSV without those columns has none.
+
+        >>> ds = FERDataset.from_arrays(np.zeros((1, 2, 2), np.uint8), [0], label_names=["angry", "sad"],
+        ...                             extra={"p_angry": ["0.75"], "p_sad": ["0.25"]})
+        >>> ds.targets().tolist()
+        [[0.75, 0.25]]
+        """
+        from .ferplus import TARGET_PREFIX
+
+        keys = [TARGET_PREFIX + name for name in self.label_names]
+        if not all(k in self.extra for k in keys):
+            return None
+        try:
+            values = np.stack([np.asarray(self.extra[k], dtype=np.float32) for k in keys], axis=1)
+        except ValueError as exc:
+            raise BadInputError(f"{self.source}: soft-target columns p_<label> must hold numbers "
+                                f"({exc}); rewrite them with fercsv convert --ferplus") from None
+        sums = values.sum(axis=1, keepdims=True)
+        if (values < 0).any() or (sums <= 0).any():
+            raise BadInputError(f"{self.source}: soft-target columns p_<label> need non-negative "
+                                "values with a positive sum on every row")
+        return (values / sums).astype(np.float32)
+
     def counts(self):
         """pandas DataFrame of row counts: one row per label name, one column per Usage."""
         import pandas as pd

@@ -42,6 +42,7 @@ def train_dataset(images, labels, *, batch_size=128, seed=0, first_epoch=0, epoc
 
     Each epoch is a fresh permutation derived statelessly from ``(seed, epoch)``;
     the last partial batch of an epoch is dropped so epochs stay aligned.
+    ``labels`` are class codes (N,) or soft targets (N, classes).
     """
     tf, _ = import_tf()
     images = np.asarray(images, np.uint8)
@@ -50,7 +51,8 @@ def train_dataset(images, labels, *, batch_size=128, seed=0, first_epoch=0, epoc
     n = len(images)
     batch_size = min(batch_size, n)
     x = tf.constant(images)
-    y = tf.constant(np.asarray(labels, np.int64))
+    labels = np.asarray(labels)
+    y = tf.constant(labels.astype(np.float32 if labels.ndim == 2 else np.int64))
     seed_t = tf.constant(seed, tf.int64)
 
     def one_epoch(epoch):

@@ -250,7 +250,12 @@ def train(data, out_dir, *, model="fercnn", epochs=40, batch_size=64, lr=1e-3, r
     from .models import build_model
     from .pipeline import eval_dataset, train_dataset
 
-    data_train, steps = train_dataset(train_ds.images, train_ds.labels, batch_size=config.batch_size,
+    soft = train_ds.targets()
+    if soft is not None and config.class_weight:
+        raise BadInputError("class_weight cannot be combined with soft targets (p_<label> columns); "
+                            "drop one of them")
+    data_train, steps = train_dataset(train_ds.images, train_ds.labels if soft is None else soft,
+                                      batch_size=config.batch_size,
                                       seed=config.seed, first_epoch=first_epoch, epochs=config.epochs,
                                       augment=config.augment)
     data_val = eval_dataset(val_ds.images, val_ds.labels, batch_size=256)
@@ -288,7 +293,9 @@ def train(data, out_dir, *, model="fercnn", epochs=40, batch_size=64, lr=1e-3, r
         f"({n_classes} classes), validating on {len(val_ds)}; {device}, {precision}, "
         f"{config.epochs} epochs of {steps} steps")
     if first_epoch < config.epochs:
-        net.fit(data_train.map(one_hot), validation_data=data_val.map(one_hot), epochs=config.epochs,
+        if soft is not None:
+            out("learning from soft targets (p_<label> columns); validation scores the majority label")
+        net.fit(data_train if soft is not None else data_train.map(one_hot), validation_data=data_val.map(one_hot), epochs=config.epochs,
                 initial_epoch=first_epoch, steps_per_epoch=steps, class_weight=weights,
                 callbacks=callbacks, shuffle=False,
                 verbose=verbose if verbose != "auto" else _verbosity())
