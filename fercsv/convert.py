@@ -309,7 +309,16 @@ def csv_to_folder(src, dst, *, overwrite=False, workers=None, progress=False, on
 
 
 def convert(src, dst, **options):
-    """Convert in the direction ``src`` implies: a folder becomes a CSV, a CSV a folder."""
+    """Convert in the direction ``src`` implies: a folder becomes a CSV, a CSV a folder.
+
+    With ``ferplus=VOTES.csv`` (and ``ferplus_mode``) a FER-2013 CSV becomes a FER+ CSV.
+    """
+    if options.get("ferplus"):
+        from .ferplus import ferplus_csv
+
+        return ferplus_csv(src, options["ferplus"], dst, mode=options.get("ferplus_mode", "majority"),
+                           label_format=options.get("label_format", "auto"))
+    options = {k: v for k, v in options.items() if k not in ("ferplus", "ferplus_mode")}
     src_path = Path(src)
     if src_path.is_dir():
         folder_opts = {k: v for k, v in options.items() if k not in ("overwrite", "on_bad_rows")}

@@ -154,3 +154,30 @@ def apply_ferplus(dataset, votes_path, *, mode: str = "majority"):
     out = FERDataset(dataset.images[result.keep], result.labels[result.keep],
                      dataset.usage[result.keep], list(FERPLUS_LABELS), extra, [], dataset.source)
     return out, result.dropped
+
+
+def ferplus_csv(src, votes, dst, *, mode: str = "majority", label_format: str = "auto"):
+    """Write ``dst``: the FER-2013 CSV ``src`` relabelled with the FER+ ``votes`` file.
+
+    Returns a ConvertReport whose ``skipped`` lists the dropped rows by reason
+    (unknown, not a face). ``dst`` appears only when complete.
+
+    >>> ferplus_csv("fer2013.csv", "fer2013new.csv", "ferplus.csv", mode="probability")  # doctest: +SKIP
+    """
+    import time
+
+    from .convert import ConvertReport
+    from .dataset import read_csv, write_csv
+
+    check_mode(mode)
+    start = time.perf_counter()
+    if not Path(votes).is_file():
+        raise BadInputError(f"{votes}: no such FER+ vote file; pass Microsoft's fer2013new.csv")
+    dataset, dropped = apply_ferplus(read_csv(src), votes, mode=mode)
+    write_csv(dataset, dst, label_format=label_format)
+    report = ConvertReport(str(src), str(dst), label_names=list(dataset.label_names))
+    for usage, code in zip(dataset.usage, dataset.labels):
+        report.add(usage, dataset.label_names[code])
+    report.skipped = [(f"{n} rows", f"FER+ {reason}") for reason, n in dropped.items() if n]
+    report.seconds = time.perf_counter() - start
+    return report
