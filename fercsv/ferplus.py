@@ -82,7 +82,7 @@ def read_votes(path) -> tuple:
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise BadInputError(f"{path}: line {row + 2}: column {VOTE_COLUMNS[col]!r} holds "
-                            f"{cells[row, col]!r}, not a vote count; use the original fer2013new.csv")
+                            f"{str(cells[row, col])!r}, not a vote count; use the original fer2013new.csv")
     usage = np.array([L.canonical_usage(u, where=f"{path}: ") for u in frame["Usage"]], dtype=object)
     return usage, cells.astype(np.int64)
 
