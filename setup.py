@@ -3,7 +3,12 @@
 No extra pins TensorFlow to a version or asks for tensorflow-cpu, so installing
 fercsv in Colab keeps Colab's preinstalled TensorFlow.
 """
+from pathlib import Path
+
 from setuptools import find_packages, setup
+
+PROJECT = {}
+exec((Path(__file__).parent / "fercsv" / "project.py").read_text(encoding="utf-8"), PROJECT)  # HOME without importing fercsv
 
 CORE = [
     "numpy>=1.23",
@@ -29,10 +34,11 @@ setup(
     description="Facial-expression recognition kit: FER-2013 pixel CSVs, training, prediction, export",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
+    url=PROJECT["HOME"],
     license="MIT",
     python_requires=">=3.9",
     packages=find_packages(include=["fercsv", "fercsv.*"]),
-    package_data={"fercsv": ["js/*.js"]},
+    package_data={"fercsv": ["js/*.js", "weights/*.onnx", "weights/*.json"]},
     install_requires=CORE,
     extras_require={
         "train": TRAIN,

@@ -11,6 +11,7 @@ Ground floor (no TensorFlow): ``read_csv``, ``write_csv``, ``folder_to_csv``,
 'happy'
 """
 from importlib import import_module
+from importlib.util import find_spec
 from importlib.metadata import PackageNotFoundError, version
 
 from .convert import ConvertReport, convert, csv_to_folder, folder_to_csv, read_folder
@@ -37,6 +38,8 @@ _LAZY = {
 def __getattr__(name):
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
+    if not name.startswith("_") and find_spec(f"{__name__}.{name}") is not None:
+        return import_module(f"{__name__}.{name}")  # fercsv.colab, fercsv.faces...: loaded on first use
     raise AttributeError(f"module 'fercsv' has no attribute {name!r}")
 
 
