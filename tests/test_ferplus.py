@@ -127,8 +127,9 @@ def test_real_votes_give_microsofts_published_counts():
 @pytest.mark.tensorflow
 @pytest.mark.slow
 def test_train_learns_from_soft_targets_not_the_emotion_column(tmp_path):
-    """Training rows carry wrong hard labels but right soft targets: validation (scored by the
-    hard label, which is right there) is only high if training used the soft targets."""
+    """Training rows carry wrong hard labels (each shifted to the next class) but right soft
+    targets. Validation is scored by its right hard labels: a model that learned the emotion column
+    would score near 0 (it predicts the shifted class), one that learned the targets well above chance."""
     ds = fercsv.synth_dataset(per_class=60, seed=3)
     n_cls = len(ds.label_names)
     right = np.eye(n_cls)[ds.labels]
@@ -140,4 +141,4 @@ def test_train_learns_from_soft_targets_not_the_emotion_column(tmp_path):
         ds.extra["p_" + name] = np.array([f"{v:g}" for v in right[:, j]], dtype=object)
     result = fercsv.train(ds, tmp_path / "run", epochs=8, batch_size=32, tta="none", verbose=0,
                           out=lambda m: None)
-    assert result.best_val_accuracy > 0.6
+    assert result.best_val_accuracy > 0.3  # chance is 1/7; the shifted labels would give ~0
