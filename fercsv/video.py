@@ -1,61 +1,141 @@
-"""Video: extract frames, predict per frame, write an annotated video, aggregate one emotion.
+"""Video: read frames in a time window, predict and track faces, write a per-frame timeline,
+an annotated video, the emotion-over-time plot and one emotion per person.
 
+Frames stream through (memory stays flat on long videos); every output is written under a
+temporary name and appears under its own name only when the whole video went through.
 Reads and writes through OpenCV's FFmpeg backend (bundled in the wheels).
+
+>>> result = fercsv.predict_video("run", "clip.mp4", "out", start=2, end=10)  # doctest: +SKIP
+>>> result.people[0]["label"]                                                # doctest: +SKIP
+'happy'
 """
+import contextlib
+import json
+import math
+import os
+import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
-import numpy as np
 
+from .atomic import atomic_path
 from .errors import BadInputError
-from .modelio import load_model
-from .prediction import annotate, predict, write_rows
+from .timeline import AGGREGATIONS, TableWriter, aggregate_probabilities, check_aggregation  # noqa: F401
+from .tracking import IoUTracker
+
+#: Annotated video containers: extension -> FourCC. mp4 plays in desktop players;
+#: webm (VP8) plays in every browser (the app uses it).
+VIDEO_FORMATS = {"mp4": "mp4v", "webm": "VP80"}
+
+
+@dataclass
+class VideoInfo:
+    """What the container says: frames per second, frame count, size, duration in seconds."""
+
+    fps: float
+    frames: int
+    width: int
+    height: int
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.fps if self.fps else 0.0
 
 
 def _open(path):
-    if not Path(path).is_file():
+    path = Path(path)
+    if not path.is_file():
         raise BadInputError(f"{path}: no such video file")
+    if path.stat().st_size == 0:
+        raise BadInputError(f"{path}: the file is empty (0 bytes); give a video file such as MP4 or WebM")
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
-        raise BadInputError(f"{path}: OpenCV cannot open this video; convert it to MP4 (H.264) first")
+        cap.release()
+        raise BadInputError(f"{path}: not a video OpenCV can read (corrupt, or not a video at all); "
+                            "convert it to MP4 (H.264) or WebM first")
     return cap
 
 
-def iter_frames(path, *, every=1):
-    """Yield ``(index, seconds, bgr_frame)`` for every ``every``-th frame."""
+def video_info(path) -> VideoInfo:
+    """Frames per second, frame count and size of a video file (30 fps when the file does not say)."""
     cap = _open(path)
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    try:
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        return VideoInfo(fps if fps and math.isfinite(fps) and fps > 0 else 30.0,
+                         max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT))),
+                         int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    finally:
+        cap.release()
+
+
+def _check_window(*, every, start, end):
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise BadInputError(f"every must be a whole number >= 1 (use every N-th frame), not {every!r}")
+    for name, value in (("start", start), ("end", end)):
+        if value is not None and (not isinstance(value, (int, float)) or not math.isfinite(value)
+                                  or value < 0):
+            raise BadInputError(f"{name} must be a time in seconds >= 0, not {value!r}")
+    if start is not None and end is not None and end <= start:
+        raise BadInputError(f"end ({end} s) must come after start ({start} s)")
+
+
+def iter_frames(path, *, every=1, start=None, end=None):
+    """Yield ``(index, seconds, bgr_frame)`` for every ``every``-th frame between ``start`` and
+    ``end`` seconds (the whole video by default). Frames are read one at a time.
+    """
+    _check_window(every=every, start=start, end=end)
+    fps = video_info(path).fps
+    cap = _open(path)
     i = 0
     try:
+        if start:
+            i = math.ceil(start * fps - 1e-6)
+            cap.set(cv2.CAP_PROP_POS_FRAMES, i)
+        first = i
         while True:
-            ok, frame = cap.read()
-            if not ok:
+            if end is not None and i / fps > end + 1e-9:
                 break
-            if i % every == 0:
+            if (i - first) % every:
+                if not cap.grab():
+                    break
+            else:
+                ok, frame = cap.read()
+                if not ok:
+                    break
                 yield i, i / fps, frame
             i += 1
     finally:
         cap.release()
 
 
-def extract_frames(path, out_dir, *, every=1, ext="png"):
+def extract_frames(path, out_dir, *, every=1, start=None, end=None, ext="png"):
     """Write frames as ``out_dir/frame_000000.png``; returns how many were written."""
+    _check_window(every=every, start=start, end=end)
+    _open(path).release()
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     n = 0
-    for i, _, frame in iter_frames(path, every=every):
-        cv2.imwrite(str(out_dir / f"frame_{i:06d}.{ext}"), frame)
+    for i, _, frame in iter_frames(path, every=every, start=start, end=end):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out_dir / f"frame_{i:06d}.{ext}") as tmp:
+            ok, buf = cv2.imencode(f".{ext}", frame)
+            tmp.write_bytes(buf.tobytes())
         n += 1
     if n == 0:
-        raise BadInputError(f"{path}: no frames could be read")
+        raise BadInputError(f"{path}: no frames could be read" + _window_text(start, end))
     return n
+
+
+def _window_text(start, end):
+    if start is None and end is None:
+        return "; the file may be corrupt or truncated"
+    return f" between {start or 0} s and {'the end' if end is None else f'{end} s'}"
 
 
 @dataclass
 class VideoResult:
-    """Per-frame predictions and the video-level emotion."""
+    """Per-frame predictions summarized: the video-level emotion and one emotion per person."""
 
     frames: int
     frames_with_face: int
@@ -64,80 +144,162 @@ class VideoResult:
     scores: dict = field(default_factory=dict)
     fps: float = 0.0
     files: dict = field(default_factory=dict)
+    people: list = field(default_factory=list)
+    start: float = 0.0
+    end: float = 0.0
 
     def __str__(self):
         top = ", ".join(f"{k} {v:.2f}" for k, v in sorted(self.scores.items(), key=lambda kv: -kv[1])[:3])
-        return (f"video emotion: {self.label} ({self.method}; {top}); {self.frames_with_face}/{self.frames} "
-                f"frames with a face; processed at {self.fps:.1f} frames/s\n" +
+        people = "".join(f"\n  person {p['track']}: {p['label']} ({p['frames']} frames, "
+                         f"{p['start']:.1f}-{p['end']:.1f} s)" for p in self.people[:10])
+        return (f"video emotion: {self.label or 'none (no face found)'} ({self.method}; {top}); "
+                f"{self.frames_with_face}/{self.frames} frames with a face from {self.start:.1f} to "
+                f"{self.end:.1f} s; processed at {self.fps:.1f} frames/s" + people + "\n" +
                 "\n".join(f"  {k}: {v}" for k, v in self.files.items()))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def aggregate(frame_preds, label_names, *, method="vote", second_half=False):
-    """Video-level emotion from per-frame face predictions (largest face per frame).
+    """Video-level emotion from per-frame face predictions (None for a frame without a face).
 
     ``vote``: most frequent frame label; ``mean``: highest mean probability.
     ``second_half`` uses only the later half of the frames (posed sequences
     that start neutral).
     """
     preds = [p for p in frame_preds if p is not None]
-    if second_half:
-        preds = preds[len(preds) // 2:]
-    if not preds:
-        return "", {}
-    if method == "vote":
-        counts = {n: 0 for n in label_names}
-        for p in preds:
-            counts[p.label] += 1
-        scores = {n: c / len(preds) for n, c in counts.items()}
-    elif method == "mean":
-        scores = {n: float(np.mean([p.probabilities[n] for p in preds])) for n in label_names}
-    else:
-        raise BadInputError(f"aggregate must be 'vote' or 'mean', not {method!r}")
-    return max(scores, key=scores.get), scores
+    probs = [[p.probabilities.get(n, 0.0) for n in label_names] for p in preds]
+    return aggregate_probabilities(probs, label_names, method=method, second_half=second_half)
+
+
+class _Outputs:
+    """The output files of one video, written under temporary names and renamed together."""
+
+    def __init__(self, out_dir, names):
+        self.out_dir = Path(out_dir)
+        self.final = {k: self.out_dir / v for k, v in names.items()}
+        tag = f".{os.getpid()}.{id(self):x}"
+        # The temporary name keeps the real extension: OpenCV and matplotlib choose the format by it.
+        self.tmp = {k: p.with_name(f".{p.stem}{tag}.part{p.suffix}") for k, p in self.final.items()}
+
+    def commit(self):
+        for k, tmp in self.tmp.items():
+            if tmp.exists():
+                os.replace(tmp, self.final[k])
+        return {k: str(p) for k, p in self.final.items() if p.exists()}
+
+    def discard(self):
+        for tmp in self.tmp.values():
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+
+def _progress(total, enabled):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="frame", disable=not enabled, file=sys.stderr, leave=False,
+                desc="video")
 
 
 def predict_video(model, path, out_dir, *, aggregate_by="vote", second_half=False, every=1,
-                  write_video=True, **options):
-    """Predict every ``every``-th frame of a video; write frames.csv/json, an annotated MP4, a summary."""
+                  start=None, end=None, write_video=True, video_format="mp4", plot=True,
+                  progress=True, min_track_frames=3, **options):
+    """Predict the faces of every ``every``-th frame between ``start`` and ``end`` seconds.
+
+    Writes to ``out_dir``: ``frames.csv`` (one row per face: frame, time in seconds,
+    face index, track id, box, label, probabilities), ``annotated.mp4`` (or ``.webm``),
+    ``timeline.png`` (emotion over time per person) and ``summary.json``. Faces are
+    tracked across frames, so each person (``result.people``) gets one emotion;
+    people seen on fewer than ``min_track_frames`` frames are left out of that list.
+    The video-level ``label`` aggregates the largest face of each frame.
+    ``options`` go to :func:`fercsv.prediction.predict` (``detect``, ``equalize``...).
+    """
     from .faces import VIDEO_OPTIONS
+    from .modelio import load_model
+    from .prediction import annotate, predict
 
-    options = {**VIDEO_OPTIONS, **options}
+    _check_window(every=every, start=start, end=end)
+    check_aggregation(aggregate_by)
+    if video_format not in VIDEO_FORMATS:
+        raise BadInputError(f"video_format must be one of {', '.join(VIDEO_FORMATS)}, not {video_format!r}")
+    info = video_info(path)
+    if start and info.frames and start >= info.duration:
+        raise BadInputError(f"{path}: start {start} s is past the end of the video ({info.duration:.2f} s)")
     loaded = load_model(model)
+    options = {**VIDEO_OPTIONS, **options}
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BadInputError(f"{out_dir}: exists and is not a folder; give an output folder")
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
-    cap = _open(path)
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    cap.release()
-    writer = None
-    rows, largest = [], []
-    t0 = time.perf_counter()
-    n = 0
-    for i, sec, frame in iter_frames(path, every=every):
-        preds = predict(loaded, frame, **options)
-        largest.append(preds[0] if preds else None)
-        for k, p in enumerate(preds):
-            rows.append({"frame": i, "time": round(sec, 3), "face": k, "box": p.box, "label": p.label,
-                         "score": round(p.score, 6), "probabilities": p.probabilities})
-        if write_video:
-            if writer is None:
-                h, w = frame.shape[:2]
-                writer = cv2.VideoWriter(str(out_dir / "annotated.mp4"), cv2.VideoWriter_fourcc(*"mp4v"),
-                                         fps / every, (w, h))
-            writer.write(annotate(frame, preds))
-        n += 1
-    elapsed = time.perf_counter() - t0
-    if writer is not None:
-        writer.release()
-    if n == 0:
-        raise BadInputError(f"{path}: no frames could be read")
-    label, scores = aggregate(largest, loaded.label_names, method=aggregate_by, second_half=second_half)
-    csv_path, json_path = write_rows(rows, out_dir, stem="frames")
-    result = VideoResult(n, sum(p is not None for p in largest), label, aggregate_by + (
-        ", second half" if second_half else ""), scores, n / elapsed if elapsed else 0.0,
-        {"frames": str(csv_path), "json": str(json_path)})
+    names = {"frames": "frames.csv"}
     if write_video:
-        result.files["video"] = str(out_dir / "annotated.mp4")
-    import json
+        names["video"] = f"annotated.{video_format}"
+    if plot:
+        names["timeline"] = "timeline.png"
+    names["summary"] = "summary.json"  # renamed last: its presence means the rest is complete
+    outputs = _Outputs(out_dir, names)
+    first = math.ceil((start or 0) * info.fps - 1e-6)
+    last = min(info.frames - 1, math.floor(end * info.fps + 1e-6)) if end is not None else info.frames - 1
+    total = max(0, (last - first) // every + 1) if info.frames else None
+    table = writer = None
+    try:
+        table = TableWriter(outputs.tmp["frames"], loaded.label_names)
+        tracker = IoUTracker()
+        largest = []
+        n, t0, span = 0, time.perf_counter(), [None, None]
+        with _progress(total, progress) as bar:
+            for i, sec, frame in iter_frames(path, every=every, start=start, end=end):
+                preds = predict(loaded, frame, **options)
+                tracks = tracker.update([p.box for p in preds]) if preds and preds[0].box else \
+                    list(range(len(preds)))
+                table.write(i, sec, preds, tracks)
+                largest.append(preds[0] if preds else None)
+                if write_video:
+                    if writer is None:
+                        h, w = frame.shape[:2]
+                        writer = cv2.VideoWriter(str(outputs.tmp["video"]),
+                                                 cv2.VideoWriter_fourcc(*VIDEO_FORMATS[video_format]),
+                                                 info.fps / every, (w, h))
+                        if not writer.isOpened():
+                            raise BadInputError(f"{outputs.final['video']}: OpenCV cannot write "
+                                                f"{video_format} video here; try video_format='mp4'")
+                    writer.write(annotate(frame, preds))
+                span = [sec if span[0] is None else span[0], sec]
+                n += 1
+                bar.update(1)
+        elapsed = time.perf_counter() - t0
+        table.close()
+        if writer is not None:
+            writer.release()
+            writer = None
+        if n == 0:
+            raise BadInputError(f"{path}: no frames could be read" + _window_text(start, end))
+        from .timeline import plot_timeline, read_table, summarize
 
-    (out_dir / "summary.json").write_text(json.dumps(result.__dict__, indent=1, default=str))
-    return result
+        rows = read_table(outputs.tmp["frames"])
+        label, scores = aggregate(largest, loaded.label_names, method=aggregate_by, second_half=second_half)
+        people = summarize(rows, method=aggregate_by, second_half=second_half, min_frames=min_track_frames)
+        if plot:
+            plot_timeline(rows, outputs.tmp["timeline"], min_frames=min_track_frames,
+                          title=f"{Path(path).name}: emotion over time")
+        result = VideoResult(n, sum(p is not None for p in largest), label,
+                             aggregate_by + (", second half" if second_half else ""), scores,
+                             n / elapsed if elapsed else 0.0, {}, people, span[0], span[1])
+        result.files = {k: str(p) for k, p in outputs.final.items()}
+        with open(outputs.tmp["summary"], "w", encoding="utf-8") as fh:
+            json.dump(result.to_dict(), fh, indent=1)
+        outputs.commit()
+        return result
+    except BaseException:
+        if table is not None:
+            table.close()
+        outputs.discard()
+        if created:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()  # only if nothing else landed there
+        raise
+    finally:
+        if writer is not None:
+            writer.release()
