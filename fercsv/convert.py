@@ -15,7 +15,8 @@ from . import labels as L
 from . import pixels
 from .dataset import CSVWriter, FERDataset, read_csv
 from .errors import BadImageError, BadInputError, UnsafePathError
-from .images import encode_png, is_image_name, load_gray
+from .archives import is_archive, open_tree
+from .images import encode_png, gray_from_bytes, is_image_name, load_gray
 from .parallel import default_workers, ordered_map
 
 _BATCH = 256
@@ -29,6 +30,7 @@ class Entry:
     rel: str
     label: str
     usage: str
+    read: object = None  # returns the file's bytes (archive members); None: read ``path`` from disk
 
 
 @dataclass
@@ -80,37 +82,36 @@ class ConvertReport:
 
 
 def discover(src):
-    """List the image files of a folder as entries, plus the non-image files ignored.
+    """List the image files of a folder (or of a .zip/.tar/.tar.gz holding one) as entries.
 
     Returns ``(entries, ignored)`` with entries sorted by Usage, label code and
-    file name, the deterministic order of the CSV rows.
+    file name, the deterministic order of the CSV rows. A lone wrapper folder
+    (``fer2013/train/...``) is looked through.
     """
-    src = Path(src)
-    if not src.is_dir():
-        raise BadInputError(f"{src}: not a folder; give a folder of <label>/ or "
-                            "<split>/<label>/ subfolders, or a .csv file")
-    tops = _subdirs(src)
-    splits = [p for p in tops if L.usage_from_folder(p.name)]
-    if splits and len(splits) != len(tops):
-        others = [p.name for p in tops if p not in splits]
+    tree = open_tree(src)
+    top = _top(tree)
+    folders, _ = tree.listdir(top)
+    splits = [f for f in folders if L.usage_from_folder(f)]
+    if splits and len(splits) != len(folders):
+        others = [f for f in folders if f not in splits]
         raise BadInputError(
-            f"{src}: mixes split folders ({', '.join(p.name for p in splits)}) with other "
+            f"{src}: mixes split folders ({', '.join(splits)}) with other "
             f"folders ({', '.join(others)}); move label folders under train/val/test")
-    groups = [(L.usage_from_folder(s.name), s) for s in splits] if splits else [(None, src)]
+    groups = [(L.usage_from_folder(s), _join(top, s)) for s in splits] if splits else [(None, top)]
     entries, ignored = [], []
     for usage, base in groups:
-        for label_dir in _subdirs(base):
-            label = L.canonical_label(label_dir.name)
-            for rel, path in _walk_files(label_dir):
+        for label_name in tree.listdir(base)[0]:
+            label = L.canonical_label(label_name)
+            for rel, full in _walk_files(tree, _join(base, label_name)):
                 name = rel.rsplit("/", 1)[-1]
                 if not is_image_name(name):
-                    ignored.append(path)
+                    ignored.append(tree.display(full))
                     continue
                 use = L.usage_from_filename(name) or usage or "Training"
-                entries.append(Entry(path, rel, label, use))
-        if base != src:
-            ignored += _loose_files(base)
-    ignored += _loose_files(src)
+                entries.append(Entry(tree.display(full), rel, label, use, tree.reader(full)))
+        if base != top:
+            ignored += _loose_files(tree, base)
+    ignored += _loose_files(tree, top)
     if not entries:
         raise BadInputError(f"{src}: found no images in <label>/ or <split>/<label>/ subfolders")
     table = L.label_table({e.label for e in entries})
@@ -118,31 +119,44 @@ def discover(src):
     return entries, ignored
 
 
-def _loose_files(folder):
-    return sorted(e.path for e in os.scandir(folder) if e.is_file() and not e.name.startswith("."))
+def _join(parent, name):
+    return f"{parent}/{name}" if parent else name
 
 
-def _subdirs(folder):
-    return sorted((Path(e.path) for e in os.scandir(folder)
-                   if e.is_dir() and not e.name.startswith(".")), key=lambda p: p.name)
+def _top(tree):
+    """Descend through lone wrapper folders (not a split or emotion name, holding only folders)."""
+    rel = ""
+    while True:
+        folders, files = tree.listdir(rel)
+        if len(folders) != 1 or files or L.usage_from_folder(folders[0]) or L.known_code(folders[0]) is not None:
+            return rel
+        inner = _join(rel, folders[0])
+        sub_folders, sub_files = tree.listdir(inner)
+        if not sub_folders or any(is_image_name(f) for f in sub_files):
+            return rel
+        rel = inner
 
 
-def _walk_files(folder, prefix=""):
-    """Yield ``(relative posix name, path)`` of every file under ``folder``, hidden ones skipped."""
-    for e in os.scandir(folder):
-        if e.name.startswith("."):
-            continue
-        if e.is_dir():
-            yield from _walk_files(e.path, f"{prefix}{e.name}/")
-        else:
-            yield prefix + e.name, e.path
+def _loose_files(tree, rel):
+    return [tree.display(_join(rel, f)) for f in tree.listdir(rel)[1]]
+
+
+def _walk_files(tree, folder, prefix=""):
+    """Yield ``(name relative to folder, name in the tree)`` of every file under ``folder``."""
+    folders, files = tree.listdir(folder)
+    for f in files:
+        yield prefix + f, _join(folder, f)
+    for d in folders:
+        yield from _walk_files(tree, _join(folder, d), f"{prefix}{d}/")
 
 
 def _decode_batch(batch, size, equalize, strict, preprocess):
     images, kept, bad = [], [], []
     for entry in batch:
         try:
-            if preprocess is None:
+            if entry.read is not None:
+                img = gray_from_bytes(entry.read(), name=entry.path, size=size, equalize=equalize)
+            elif preprocess is None:
                 img = load_gray(entry.path, size=size, equalize=equalize)
             else:
                 img = preprocess(entry.path)
@@ -203,6 +217,8 @@ def folder_to_csv(src, dst, *, size=48, equalize=False, shuffle=False, seed=0, w
     >>> folder_to_csv(f"{d}/faces", f"{d}/out.csv").counts
     {'Training': {'happy': 1}}
     """
+    check_size(size)
+    _check_preprocess(src, preprocess)
     start = time.perf_counter()
     report = ConvertReport(str(src), str(dst))
     found = discover(src)
@@ -221,7 +237,20 @@ def folder_to_csv(src, dst, *, size=48, equalize=False, shuffle=False, seed=0, w
 
 def read_folder(src, *, size=48, equalize=False, workers=None, keep_paths=True, progress=False,
                 preprocess=None, report=None):
-    """Load an image folder into a :class:`FERDataset` (``extra["file"]`` holds the paths)."""
+    """Load an image folder, or a .zip/.tar/.tar.gz of one, into a :class:`FERDataset`.
+
+    ``extra["file"]`` holds the paths (``archive/member`` for archives). Archives are read in
+    place, never extracted to disk.
+
+    >>> import tempfile, os, zipfile, cv2
+    >>> p = os.path.join(tempfile.mkdtemp(), "faces.zip")
+    >>> with zipfile.ZipFile(p, "w") as z:
+    ...     z.writestr("train/happy/a.png", cv2.imencode(".png", np.zeros((64, 64), np.uint8))[1].tobytes())
+    >>> read_folder(p).images.shape
+    (1, 48, 48)
+    """
+    check_size(size)
+    _check_preprocess(src, preprocess)
     report = report if report is not None else ConvertReport(str(src), "memory")
     parts, kept_all = [], []
     for images, kept, _ in iter_folder(src, size=size, equalize=equalize, workers=workers,
@@ -235,6 +264,12 @@ def read_folder(src, *, size=48, equalize=False, workers=None, keep_paths=True, 
     if keep_paths:
         ds.extra["file"] = np.array([str(e.path) for e in kept_all], dtype=object)
     return ds
+
+
+def _check_preprocess(src, preprocess):
+    if preprocess is not None and not Path(src).is_dir():
+        raise BadInputError(f"{src}: face cropping (preprocess=, CLI --faces) reads photos from a folder; "
+                            "extract the archive first, then convert the folder")
 
 
 def _check_destination(dst, overwrite):
@@ -308,22 +343,71 @@ def csv_to_folder(src, dst, *, overwrite=False, workers=None, progress=False, on
     return report
 
 
+#: Options of each direction of :func:`convert`, with their defaults (a default value is never refused).
+FOLDER_OPTIONS = {"size": 48, "equalize": False, "shuffle": False, "seed": 0, "workers": None,
+                  "strict": False, "progress": False, "label_format": "auto", "preprocess": None}
+CSV_OPTIONS = {"overwrite": False, "workers": None, "progress": False, "on_bad_rows": "raise"}
+FERPLUS_OPTIONS = {"ferplus": None, "ferplus_mode": "majority", "label_format": "auto"}
+_FLAGS = {"preprocess": "faces", "on_bad_rows": "skip-bad-rows"}
+
+#: File endings that name a file, not a folder to fill with images.
+_FILE_SUFFIXES = frozenset(".csv .gz .txt .tsv .json .zip .tar .tgz .npz .npy .xlsx".split())
+
+
 def convert(src, dst, **options):
-    """Convert in the direction ``src`` implies: a folder becomes a CSV, a CSV a folder.
+    """Convert in the direction ``src`` implies: an image folder (or a .zip/.tar/.tar.gz of one)
+    becomes a CSV, a CSV becomes a folder of PNGs.
 
     With ``ferplus=VOTES.csv`` (and ``ferplus_mode``) a FER-2013 CSV becomes a FER+ CSV.
+    An option that does not apply to the chosen direction is refused (unless left at its default).
+
+    >>> import tempfile
+    >>> convert(tempfile.mkdtemp(), "out.csv", size=0)
+    Traceback (most recent call last):
+    ...
+    fercsv.errors.BadInputError: size must be a whole number of pixels >= 1, not 0 (CLI --size)
     """
+    unknown = sorted(set(options) - set(FOLDER_OPTIONS) - set(CSV_OPTIONS) - set(FERPLUS_OPTIONS))
+    if unknown:
+        raise BadInputError(f"convert got unknown option(s) {', '.join(unknown)}; it takes "
+                            f"{', '.join(sorted({*FOLDER_OPTIONS, *CSV_OPTIONS, *FERPLUS_OPTIONS}))}")
+    if "size" in options:
+        check_size(options["size"])
+    src_path = Path(src)
     if options.get("ferplus"):
+        _refuse_others(options, FERPLUS_OPTIONS, f"{src} with ferplus= becomes a FER+ CSV")
         from .ferplus import ferplus_csv
 
         return ferplus_csv(src, options["ferplus"], dst, mode=options.get("ferplus_mode", "majority"),
                            label_format=options.get("label_format", "auto"))
-    options = {k: v for k, v in options.items() if k not in ("ferplus", "ferplus_mode")}
-    src_path = Path(src)
-    if src_path.is_dir():
-        folder_opts = {k: v for k, v in options.items() if k not in ("overwrite", "on_bad_rows")}
-        return folder_to_csv(src, dst, **folder_opts)
+    if src_path.is_dir() or (src_path.is_file() and is_archive(src_path)):
+        what = "an image folder" if src_path.is_dir() else "an image-folder archive"
+        _refuse_others(options, FOLDER_OPTIONS, f"{src} is {what}, which becomes a CSV")
+        return folder_to_csv(src, dst, **{k: v for k, v in options.items() if k in FOLDER_OPTIONS})
     if src_path.is_file():
-        keep = ("overwrite", "workers", "progress", "on_bad_rows")
-        return csv_to_folder(src, dst, **{k: v for k, v in options.items() if k in keep})
-    raise BadInputError(f"{src}: no such file or folder; give an image folder or a CSV file")
+        _refuse_others(options, CSV_OPTIONS, f"{src} is a CSV, which becomes a folder of images")
+        dst_path = Path(dst)
+        if dst_path.suffix.lower() in _FILE_SUFFIXES and not dst_path.is_dir():
+            raise BadInputError(f"{src} is a CSV, which becomes a folder of images, but {dst} names a "
+                                f"file; give a folder (e.g. {dst_path.with_suffix('')}/) as the destination")
+        return csv_to_folder(src, dst, **{k: v for k, v in options.items() if k in CSV_OPTIONS})
+    raise BadInputError(f"{src}: no such file or folder; give an image folder, a .zip/.tar/.tar.gz of one, "
+                        "or a CSV file")
+
+
+def _refuse_others(options, allowed, direction):
+    for name, value in options.items():
+        if name in allowed:
+            continue
+        default = {**FOLDER_OPTIONS, **CSV_OPTIONS, **FERPLUS_OPTIONS}[name]
+        if value is not None and value != default:
+            flag = _FLAGS.get(name, name.replace("_", "-"))
+            raise BadInputError(f"option {name}={value!r} (CLI --{flag}) does not apply: {direction}; "
+                                "leave it out")
+
+
+def check_size(size):
+    """Refuse an image side length that is not a whole number >= 1."""
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise BadInputError(f"size must be a whole number of pixels >= 1, not {size!r} (CLI --size)")
+    return int(size)

@@ -17,6 +17,7 @@ from . import pixels
 from .atomic import atomic_open
 from .csvscan import NeedsFullParser, iter_blocks, parse_block
 from .errors import BadInputError, BadRowError
+from .images import is_image_name
 from .parallel import default_workers, ordered_map
 
 _LABEL_COLUMNS = ("emotion", "label", "labels", "expression", "class", "emotion_label")
@@ -163,6 +164,19 @@ def _open_binary(path):
     path = Path(path)
     if not path.is_file():
         raise BadInputError(f"{path}: no such file; check the path")
+    from . import archives
+
+    kind = archives.sniff(path)
+    if kind in ("zip", "tar", "tar.gz", "tar.bz2", "tar.xz"):
+        names = archives.members(path)
+        csvs = [m for m in names if m.lower().endswith(".csv")]
+        if len(csvs) == 1 and not any(map(is_image_name, names)):
+            return archives.open_member(path, csvs[0])  # Kaggle's CSV forms come zipped: read in place
+    if kind in ("bzip2", "xz"):
+        raise BadInputError(f"{path} is {kind}-compressed; read_csv reads plain or gzip CSVs: decompress "
+                            "it first or compress it with gzip")
+    if kind not in ("gzip", "other"):
+        raise BadInputError(archives.describe_non_csv(path, kind))
     fh = open(path, "rb")
     if fh.read(2) == b"\x1f\x8b":
         fh.close()
@@ -320,6 +334,8 @@ def _read_with_pandas(path, data, names, pix):
 
 
 def _image_shape(n_pixels, shape, path):
+    if n_pixels == 0 and shape is None:
+        return 48, 48  # a header-only CSV: an empty dataset of FER-2013-sized images
     if shape is not None:
         h, w = (shape, shape) if isinstance(shape, int) else shape
         if h * w != n_pixels:

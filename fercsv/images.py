@@ -20,7 +20,9 @@ def is_image_name(name):
     >>> is_image_name("a/Training_1.JPG"), is_image_name("notes.txt")
     (True, False)
     """
-    return Path(str(name)).suffix.lower() in IMAGE_EXTENSIONS
+    base = str(name).rpartition("/")[2]
+    dot = base.rfind(".")
+    return dot > 0 and base[dot:].lower() in IMAGE_EXTENSIONS  # a string test: called per archive member
 
 
 def to_gray(image, *, color_order="BGR"):
@@ -117,7 +119,12 @@ def load_gray(path, *, size=48, equalize=False):
     except OSError as exc:
         raise BadImageError(f"{path}: cannot read file ({exc.strerror or exc})",
                             path=str(path), reason="unreadable file") from None
-    gray = resize(decode_bytes(data, name=str(path)), size)
+    return gray_from_bytes(data, name=str(path), size=size, equalize=equalize)
+
+
+def gray_from_bytes(data, *, name="image", size=48, equalize=False):
+    """Encoded image bytes -> ``size`` x ``size`` uint8 grayscale (what :func:`load_gray` does after reading)."""
+    gray = resize(decode_bytes(data, name=name), size)
     return cv2.equalizeHist(gray) if equalize else gray
 
 
