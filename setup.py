@@ -23,7 +23,7 @@ CORE = [
 ]
 TRAIN = ["tensorflow>=2.16", "scikit-learn>=1.2", "matplotlib>=3.6"]
 EXPORT = ["tf2onnx>=1.16", "onnx>=1.14", "onnxruntime>=1.16"]
-COLAB = ["gdown>=5"]
+COLAB = ["gdown>=5", "requests>=2.25"]
 VIDEO = ["imageio-ffmpeg>=0.4.9"]
 TEST = ["pytest>=7", "scikit-image>=0.21", "playwright>=1.40", "nbclient>=0.8", "nbformat>=5.7",
         "ipykernel>=6"]

@@ -1,4 +1,4 @@
-"""Download shared data (Google Drive links and IDs, or plain URLs) with gdown, cached and verified.
+"""Download shared data (Google Drive links and IDs, plain URLs, Kaggle datasets), cached and verified.
 
 A download lands under a temporary name and is renamed only after its
 checksum matched, so a failed or interrupted transfer leaves nothing behind.
@@ -44,15 +44,26 @@ def _check(path, md5, sha256):
 def download(url_or_id, dest=None, *, md5=None, sha256=None, quiet=False, folder=False, force=False):
     """Download a file (or a Drive folder with ``folder=True``) to ``dest``; return its path.
 
-    ``url_or_id``: a Google Drive share link or file ID, or any http(s) URL.
+    ``url_or_id``: a Google Drive share link or file ID, any http(s) URL, or
+    ``kaggle:OWNER/DATASET`` (the dataset's zip, see :mod:`fercsv.kaggle`).
     An existing ``dest`` is reused (cache) unless ``force``; with a checksum it
     must match, else it is fetched again. A download that does not match its
     checksum is deleted and reported. ``dest`` may be a folder.
 
     >>> fercsv.download("https://drive.google.com/file/d/<id>/view", "fer2013.csv")  # doctest: +SKIP
     """
-    gdown = require("gdown", extra="colab", feature="downloads from Google Drive")
     text = str(url_or_id).strip()
+    if text.startswith("kaggle:"):
+        from .kaggle import download_dataset
+
+        path = download_dataset(text, dest, force=force, quiet=quiet)
+        problem = _check(path, md5, sha256)
+        if problem:
+            path.unlink()
+            raise DownloadError(f"download of {text}: {problem}; the file was deleted. The dataset may have "
+                                "a new version: retry or update the checksum")
+        return path
+    gdown = require("gdown", extra="colab", feature="downloads from Google Drive")
     if not text:
         raise BadInputError("nothing to download: give a URL or a Google Drive file ID")
     drive_id = text if (not is_url(text) and _DRIVE_ID.match(text)) else None
