@@ -60,20 +60,27 @@ def image_to_data_url(image, *, fmt=".png"):
     return f"data:image/{kind};base64," + base64.b64encode(buf.tobytes()).decode("ascii")
 
 
-def take_photo(filename=None, quality=0.8):
-    """Show the webcam with a Capture button in Colab; return the photo as a BGR array.
-
-    Saves it to ``filename`` too when given. Raises a clear error outside
-    Colab or when the user (or browser) denies the camera.
-    """
-    eval_js = _eval_js()
-    result = eval_js(script("take_photo") + f"\nfercsvTakePhoto({float(quality)})")
+def _camera_error(result):
+    """Raise one clear line when the browser answered ``error:<name>`` instead of a frame."""
     if isinstance(result, str) and result.startswith("error:"):
         reason = result[6:]
         hint = ("allow camera access for this site in the browser and run the cell again"
                 if reason in ("NotAllowedError", "PermissionDeniedError", "SecurityError")
                 else "check that a camera is connected and not used by another program")
         raise FercsvError(f"the camera is not available ({reason}); {hint}")
+
+
+def take_photo(filename=None, quality=0.8):
+    """Show the webcam with a Capture button in Colab; return the photo as a BGR array.
+
+    Saves it to ``filename`` too when given. Raises a clear error outside
+    Colab or when the user (or browser) denies the camera; the widget is removed either way.
+
+    >>> photo = fercsv.colab.take_photo("me.jpg")      # doctest: +SKIP
+    """
+    eval_js = _eval_js()
+    result = eval_js(script("take_photo") + f"\nfercsvTakePhoto({float(quality)})")
+    _camera_error(result)
     image = data_url_to_image(result)
     if filename:
         cv2.imwrite(str(filename), image)
@@ -109,12 +116,16 @@ class StreamReport:
                 f"{self.frames_with_face} with a face")
 
 
-def webcam_emotions(model, *, max_frames=None, max_seconds=None, **predict_options):
+def webcam_emotions(model=None, *, max_frames=None, max_seconds=None, **predict_options):
     """Live emotions on the Colab webcam: each round trip grabs a frame in JavaScript,
     detects and predicts in Python, and sends back a transparent overlay PNG.
 
-    Stops when the user clicks the video, after ``max_frames`` frames or
-    ``max_seconds`` seconds. Returns a :class:`StreamReport` (frames per second).
+    ``model``: a RUN_DIR, model file or loaded model; ``None`` uses the shipped
+    pretrained model (:func:`fercsv.pretrained.pretrained`). Stops when the user
+    clicks Stop (or the video), after ``max_frames`` frames or ``max_seconds``
+    seconds. Returns a :class:`StreamReport` (frames per second).
+
+    >>> print(fercsv.colab.webcam_emotions(max_seconds=30))   # doctest: +SKIP
     """
     from .faces import VIDEO_OPTIONS
     from .modelio import load_model
@@ -122,8 +133,13 @@ def webcam_emotions(model, *, max_frames=None, max_seconds=None, **predict_optio
 
     predict_options = {**VIDEO_OPTIONS, **predict_options}
     eval_js = _eval_js()
-    loaded = load_model(model)
-    eval_js(script("webcam_stream") + "\nfercsvStartStream().then(() => true)")
+    if model is None:
+        from .pretrained import pretrained
+
+        loaded = pretrained()
+    else:
+        loaded = load_model(model)
+    _camera_error(eval_js(script("webcam_stream") + "\nfercsvStartStream()"))
     overlay, text = "", ""
     frames = with_face = 0
     last = []
@@ -144,7 +160,7 @@ def webcam_emotions(model, *, max_frames=None, max_seconds=None, **predict_optio
             overlay = overlay_png(frame.shape, last)
             fps = frames / (time.perf_counter() - t0)
             text = (", ".join(f"{p.label} {p.score:.0%}" for p in last) or "no face") + \
-                f" | {fps:.1f} fps | click the video to stop"
+                f" | {fps:.1f} frames/s | Stop (or click the video) to end"
     finally:
         eval_js("fercsvStopStream()")
     return StreamReport(frames, with_face, time.perf_counter() - t0, last)
@@ -156,11 +172,20 @@ def _call(function, *args):
     return f"{function}({', '.join(json.dumps(a) for a in args)})"
 
 
+#: Where :func:`mount_drive` mounted Google Drive in this session (None: not yet).
+MOUNTED = None
+
+
 def mount_drive(path="/content/drive"):
-    """Mount Google Drive in Colab and return the path of "My Drive"."""
+    """Mount Google Drive in Colab and return the path of "My Drive".
+
+    >>> my_drive = fercsv.colab.mount_drive()        # doctest: +SKIP
+    """
+    global MOUNTED
     if not in_colab():
         raise NotInColabError("mount_drive works only in Google Colab; elsewhere use a local folder")
     from google.colab import drive
 
-    drive.mount(path)
-    return f"{path}/MyDrive"
+    drive.mount(str(path))
+    MOUNTED = f"{path}/MyDrive"
+    return MOUNTED

@@ -9,8 +9,10 @@ FAKECOLAB = Path(__file__).resolve().parent / "fakecolab"
 
 def use_fakecolab(monkeypatch, **settings):
     """Make ``import google.colab`` find the stand-in; ``settings`` become FAKECOLAB_<NAME> variables."""
-    for name in [n for n in sys.modules if n == "google.colab" or n.startswith("google.colab.")]:
-        monkeypatch.delitem(sys.modules, name)
+    # Recorded by monkeypatch, so the stand-in leaves sys.modules when the test ends.
+    for name in ["google.colab", *(f"google.colab.{m}" for m in ("output", "drive", "userdata"))]:
+        monkeypatch.setitem(sys.modules, name, None)
+        del sys.modules[name]
     monkeypatch.syspath_prepend(str(FAKECOLAB))
     for key, value in settings.items():
         monkeypatch.setenv(f"FAKECOLAB_{key.upper()}", str(value))

@@ -1,9 +1,6 @@
-"""The Colab JavaScript runs for real: headless Chromium, a fake camera fed from a real face photo,
-and a stand-in for google.colab.output.eval_js that evaluates the JavaScript in the page."""
-import os
-import shutil
+"""The Colab JavaScript runs for real: the stand-in google.colab evaluates it in headless Chromium
+with a fake camera fed from a real face photo (scikit-image's astronaut)."""
 import sys
-import types
 
 import cv2
 import numpy as np
@@ -12,11 +9,9 @@ import pytest
 import fercsv
 from fercsv import colab
 from fercsv.faces import detect_faces
+from fakecolab_env import use_fakecolab
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", shutil.which("chromium") or "",
-                             shutil.which("chromium-browser") or "") if p and os.path.exists(p)), None)
 
 
 def write_y4m(path, frame_bgr, n_frames=10):
@@ -29,7 +24,7 @@ def write_y4m(path, frame_bgr, n_frames=10):
             fh.write(b"FRAME\n" + i420)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def camera_file(tmp_path_factory, astronaut_bgr):
     frame = np.full((480, 640, 3), 60, np.uint8)
     frame[:, 64:576] = cv2.resize(astronaut_bgr, (512, 480))
@@ -38,132 +33,115 @@ def camera_file(tmp_path_factory, astronaut_bgr):
     return path
 
 
-def _launch(playwright, camera_file, *, fake_ui=True):
-    if CHROMIUM is None:
-        pytest.fail("Chromium is not installed: apt-get install chromium (the CI script does this)")
-    args = ["--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={camera_file}", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run"]
-    if fake_ui:
-        args.append("--use-fake-ui-for-media-stream")
-    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
-
-
-class EvalJsInPage:
-    """Stand-in for google.colab.output.eval_js: evaluate in the page, await the result.
-
-    While a script waits, it clicks the Capture button as a user would, and can
-    click the live video after a number of frames to stop a stream.
-    """
-
-    def __init__(self, page, *, click_video_after=None):
-        self.page = page
-        self.calls = []
-        self.click_video_after = click_video_after
-
-    def __call__(self, script, ignore_result=False, timeout_sec=None):
-        self.calls.append(script)
-        frames = sum(c.startswith("fercsvStreamFrame(") for c in self.calls)
-        if script.startswith("fercsvStreamFrame(") and frames == (self.click_video_after or -1) + 1:
-            box = self.page.locator("#fercsv-stream video").bounding_box()
-            self.page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        self.page.evaluate(
-            """s => { window.__done = false;
-                      Promise.resolve((0, eval)(s)).then(
-                        v => { window.__result = v; window.__done = true; },
-                        e => { window.__result = 'jserror:' + e; window.__done = true; }); }""", script)
-        for _ in range(300):
-            if self.page.evaluate("window.__done"):
-                break
-            button = self.page.query_selector("#fercsv-photo button")
-            if button is not None and self.page.evaluate(
-                    "() => { const v = document.querySelector('#fercsv-photo video');"
-                    " return !!v && v.videoWidth > 0; }"):
-                button.click()
-            self.page.wait_for_timeout(100)
-        result = self.page.evaluate("window.__result")
-        if isinstance(result, str) and result.startswith("jserror:"):
-            raise RuntimeError(result)
-        return result
-
-
 @pytest.fixture
-def colab_page(camera_file, tmp_path, monkeypatch):
-    from playwright.sync_api import sync_playwright
+def fake_colab(monkeypatch, camera_file):
+    """Start the stand-in Colab with a camera ("denied", "none" or the astronaut) and a stop rule."""
+    def start(camera=camera_file, stop=None):
+        settings = {"camera": camera}
+        if stop:
+            settings["stop"] = stop
+        return use_fakecolab(monkeypatch, **settings)
 
-    html = tmp_path / "cell.html"
-    html.write_text("<!doctype html><html><body><p>output cell</p></body></html>")
-    with sync_playwright() as p:
-        browser = _launch(p, camera_file)
-        page = browser.new_page()
-        page.goto(html.as_uri())  # file:// is a secure context, as getUserMedia requires
-        yield page, lambda **kw: _install(monkeypatch, EvalJsInPage(page, **kw))
-        browser.close()
-
-
-def _install(monkeypatch, eval_js):
-    google = types.ModuleType("google")
-    colab_pkg = types.ModuleType("google.colab")
-    output = types.ModuleType("google.colab.output")
-    output.eval_js = eval_js
-    colab_pkg.output = output
-    google.colab = colab_pkg
-    for name, mod in (("google", google), ("google.colab", colab_pkg), ("google.colab.output", output)):
-        monkeypatch.setitem(sys.modules, name, mod)
-    return eval_js
+    yield start
+    out = sys.modules.get("google.colab.output")
+    if out is not None:
+        out.reset()
 
 
-def test_take_photo_in_browser_returns_the_face(colab_page, tmp_path):
-    page, install = colab_page
-    install()
+def only_the_cell_is_left(out):
+    return out.measure("#fercsv-photo, #fercsv-stream, video, canvas, img") == []
+
+
+def test_take_photo_returns_the_face_and_sizes_the_frame(fake_colab, tmp_path):
+    google_colab = fake_colab()
     photo = colab.take_photo(filename=tmp_path / "photo.jpg", quality=0.9)
     assert photo.shape == (480, 640, 3)
     boxes = detect_faces(photo)
     assert len(boxes) == 1
     x, y, w, h = boxes[0]
     assert 200 < x + w / 2 < 420 and w > 60  # the astronaut's face, where the camera shows it
-    saved = cv2.imread(str(tmp_path / "photo.jpg"))
-    assert saved.shape == photo.shape
-    assert page.query_selector("#fercsv-photo") is None  # the widget removed itself
+    assert cv2.imread(str(tmp_path / "photo.jpg")).shape == photo.shape
+    assert only_the_cell_is_left(google_colab.output)  # the widget removed itself
+    heights = google_colab.output.page_state()["iframeHeights"]
+    assert heights and heights[-1] >= 480  # frame grown to show the video once it played
+
+
+def test_stream_overlay_covers_exactly_the_video(fake_colab):
+    out = fake_colab().output
+    assert out.eval_js(colab.script("webcam_stream") + "\nfercsvStartStream()") == "ok"
+    heights = out.page_state()["iframeHeights"]
+    assert heights and heights[-1] > 480  # set after the video started: video plus the Stop bar
+    frame = colab.data_url_to_image(out.eval_js('fercsvStreamFrame("", "")'))
+    overlay = colab.overlay_png(frame.shape, [])
+    out.eval_js(colab._call("fercsvStreamFrame", overlay, "1.0 frames/s"))
+    (video,), (img,) = out.measure("#fercsv-stream video"), out.measure("#fercsv-stream img")
+    assert (round(video["width"]), round(video["height"])) == (640, 480)
+    for key in ("x", "y", "width", "height"):
+        assert abs(video[key] - img[key]) <= 1, (key, video, img)
+    assert out.measure("#fercsv-stream button")  # a Stop button
+    out.eval_js("fercsvStopStream()")
+    assert only_the_cell_is_left(out)
 
 
 @pytest.mark.tensorflow
-def test_webcam_emotions_streams_frames_with_overlay(colab_page, tiny_run):
-    page, install = colab_page
-    eval_js = install()
+def test_webcam_emotions_streams_frames_with_overlay(fake_colab, tiny_run):
+    out = fake_colab().output
     report = colab.webcam_emotions(tiny_run, max_frames=3)
     assert report.frames == 3 and report.frames_with_face == 3 and report.fps > 0
     assert report.last[0].label in fercsv.FER2013_LABELS
-    frame_calls = [c for c in eval_js.calls if c.startswith("fercsvStreamFrame(")]
-    assert len(frame_calls) == 3 and "data:image/png;base64," in frame_calls[-1]
-    assert page.query_selector("#fercsv-stream") is None  # stopped and cleaned up
+    assert "frames/s" in str(report)
+    assert only_the_cell_is_left(out)  # stopped and cleaned up
 
 
 @pytest.mark.tensorflow
-def test_click_on_video_stops_the_stream(colab_page, tiny_run):
-    page, install = colab_page
-    install(click_video_after=2)
+@pytest.mark.parametrize("how", ["button", "video"])
+def test_stop_button_or_click_ends_the_stream(fake_colab, tiny_run, how):
+    fake_colab(stop=f"2:{how}")
     report = colab.webcam_emotions(tiny_run, max_frames=50)
     assert report.frames == 2
 
 
-def test_denied_camera_gives_clear_error(camera_file, tmp_path, monkeypatch):
-    from playwright.sync_api import sync_playwright
+@pytest.mark.tensorflow
+@pytest.mark.parametrize("camera, reason, hint", [
+    ("denied", "NotAllowedError", "allow camera access"),
+    ("none", "NotFoundError", "check that a camera is connected"),
+])
+def test_denied_or_missing_camera_is_one_line_and_leaves_nothing(fake_colab, tiny_run, camera, reason, hint):
+    out = fake_colab(camera=camera).output
+    with pytest.raises(fercsv.FercsvError, match=rf"camera is not available \({reason}\); {hint}") as err:
+        colab.take_photo()
+    assert "\n" not in str(err.value)
+    assert only_the_cell_is_left(out)
+    with pytest.raises(fercsv.FercsvError, match=rf"camera is not available \({reason}\); {hint}"):
+        colab.webcam_emotions(tiny_run)
+    assert only_the_cell_is_left(out)
+    assert out.eval_js("window.fercsvStream === null")
 
-    html = tmp_path / "cell.html"
-    html.write_text("<!doctype html><html><body></body></html>")
-    with sync_playwright() as p:
-        browser = _launch(p, camera_file, fake_ui=False)
-        context = browser.new_context()
-        page = context.new_page()
-        page.goto(html.as_uri())
-        _install(monkeypatch, EvalJsInPage(page))
-        with pytest.raises(fercsv.FercsvError, match="camera is not available \\(NotAllowedError\\)"):
-            colab.take_photo()
-        browser.close()
+
+def test_register_callback_is_reached_from_the_page(fake_colab):
+    out = fake_colab().output
+    seen = []
+    out.register_callback("fercsv.test", lambda a, b=0: seen.append((a, b)) or a + b)
+    answer = out.eval_js("google.colab.kernel.invokeFunction('fercsv.test', [2], {b: 3})"
+                         ".then(r => r.data['application/json'])")
+    assert answer == 5 and seen == [(2, 3)]
+
+
+def test_drive_mount_and_secrets(fake_colab, tmp_path, monkeypatch):
+    drive = tmp_path / "my-drive"
+    drive.mkdir()
+    (drive / "fer2013.csv").write_text("emotion,pixels,Usage\n")
+    monkeypatch.setenv("FAKECOLAB_DRIVE", str(drive))
+    fake_colab()
+    my_drive = colab.mount_drive(tmp_path / "content" / "drive")
+    assert my_drive == f"{tmp_path}/content/drive/MyDrive" and colab.MOUNTED == my_drive
+    assert len(fercsv.read_csv(f"{my_drive}/fer2013.csv")) == 0
+    assert "Google Drive: mounted at" in str(fercsv.environment.describe(print_it=False))
+    monkeypatch.setattr(colab, "MOUNTED", None)
 
 
 def test_outside_colab_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "google.colab", None)
     monkeypatch.setitem(sys.modules, "google.colab.output", None)
     with pytest.raises(colab.NotInColabError, match="needs Google Colab"):
         colab.take_photo()
