@@ -1,96 +1,132 @@
 """Regenerate fercsv_starter.ipynb from the cells below: python colab/build_notebook.py"""
+import sys
 from pathlib import Path
 
 import nbformat as nbf
 
-REPO = "https://github.com/fercsv/fercsv"
-BADGE = ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-         "(https://colab.research.google.com/github/fercsv/fercsv/blob/main/colab/fercsv_starter.ipynb)")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fercsv import project  # noqa: E402  (the one home of the project's public address)
 
 CELLS = [
     ("md", f"""# fercsv starter: facial-expression recognition in one notebook
 
-{BADGE}
+{project.BADGE}
 
-Install, get data (Google Drive, a URL, or the built-in synthetic faces), inspect it, train a 48x48
-CNN with checkpoints that survive a disconnect, evaluate, predict photos and the webcam, export ONNX.
-Cells that need Colab (Drive, webcam) say so and skip themselves elsewhere."""),
-    ("code", """import importlib.util, os, subprocess, sys
+Install, get FER-2013 (Kaggle, Google Drive, any URL, or built-in synthetic faces), inspect it, train a
+48x48 CNN with checkpoints that survive a disconnect, evaluate, read faces in a photo and on the webcam,
+export ONNX. Run the cells from top to bottom; the settings are in the first two code cells.
+
+Home: {project.HOME}"""),
+    ("code", f"""# 1. Install. INSTALL is the one setting: the package name (default), a git URL
+#    ("fercsv[all] @ {project.GIT_REQUIREMENT}"), a wheel on Drive
+#    ("/content/drive/MyDrive/fercsv-0.1.0-py3-none-any.whl"), or "skip" if fercsv is already installed.
+INSTALL = "fercsv[all]"
+
+import importlib.util
 IN_COLAB = importlib.util.find_spec("google.colab") is not None
-if IN_COLAB:
-    # Colab already has TensorFlow; fercsv's extras never replace it.
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "fercsv[all] @ git+%s"], check=True)
+if IN_COLAB and INSTALL != "skip":
+    if INSTALL.startswith("/content/drive/"):
+        from google.colab import drive
+        drive.mount("/content/drive")
+    # Colab already has TensorFlow, numpy and OpenCV; fercsv's extras never replace them.
+    %pip install -q "{{INSTALL}}"
 import fercsv
-print("fercsv", fercsv.__version__, "| in Colab:", IN_COLAB)""" % REPO),
-    ("code", """# Settings. SMALL runs everything in a minute (used by CI); switch it off for real training.
-import tempfile
+RUNTIME = fercsv.environment.describe()   # fercsv, TensorFlow, Keras, device, GPU memory, Drive"""),
+    ("code", """# 2. Settings.
+# DATA: "kaggle:msambare/fer2013" (FER-2013 as train/ and test/ image folders, zipped), a Kaggle CSV
+#   form such as "kaggle:deadskull7/fer2013", a file or folder on Drive
+#   ("/content/drive/MyDrive/fer2013.csv", a .zip/.tar.gz of image folders, or a folder), any URL or
+#   Drive share link, or "synthetic" (generated cartoon faces: runs anywhere, but cannot read real faces).
+#   Kaggle needs your API token: add the Colab secrets KAGGLE_USERNAME and KAGGLE_KEY (key icon, left bar).
+DATA = "kaggle:msambare/fer2013"
+USE_DRIVE = False   # True: keep data, checkpoints and results on Google Drive (survive disconnects)
+EPOCHS = 40
+SMALL = False       # True: a quick run (few images, 2 epochs) that checks every cell works
 from pathlib import Path
-SMALL = os.environ.get("FERCSV_NOTEBOOK_SMALL", "0") == "1"
-USE_DRIVE = False          # True: keep data and checkpoints on Google Drive (survives disconnects)
-DATA_URL = ""              # a Drive share link or URL of a fer2013.csv; empty: synthetic faces
-EPOCHS = 2 if SMALL else 40
-WORK = Path("/content/fercsv") if IN_COLAB else Path(tempfile.mkdtemp(prefix="fercsv-nb-"))
-WORK.mkdir(parents=True, exist_ok=True)
-print("working in", WORK)"""),
-    ("md", "## 1. Google Drive (optional)"),
+CONTENT = Path.cwd()   # /content in Colab
+WORK = CONTENT / "fercsv"
+if SMALL:
+    EPOCHS = 2
+print("data:", DATA, "| epochs:", EPOCHS, "| Drive:", USE_DRIVE)"""),
+    ("md", "## Google Drive (optional)"),
     ("code", """if IN_COLAB and USE_DRIVE:
-    WORK = Path(fercsv.colab.mount_drive()) / "fercsv"
-    WORK.mkdir(parents=True, exist_ok=True)
+    MY_DRIVE = Path(fercsv.colab.mount_drive(CONTENT / "drive"))
+    WORK = MY_DRIVE / "fercsv"
     print("working on Drive:", WORK)
 else:
-    print("Drive not used (set USE_DRIVE = True in Colab)")"""),
-    ("md", "## 2. Data: download a CSV, or convert an image folder"),
-    ("code", """if DATA_URL:
-    CSV = fercsv.download(DATA_URL, WORK / "data.csv")
-else:
+    print("Drive not used (set USE_DRIVE = True in Colab); working in", WORK)
+WORK.mkdir(parents=True, exist_ok=True)"""),
+    ("md", """## Data
+A zip or tar.gz of image folders is read in place (nothing extracted) and becomes one CSV; a CSV (or a
+zip holding one) is read directly."""),
+    ("code", """REAL_DATA = DATA != "synthetic"
+if not REAL_DATA:
     fercsv.synth(WORK / "faces", per_class=30 if SMALL else 300, seed=0)   # <split>/<label>/*.png
-    report = fercsv.folder_to_csv(WORK / "faces", WORK / "faces.csv")       # one small file to keep
-    print(report)
-    CSV = WORK / "faces.csv"
+    SOURCE = WORK / "faces"
+elif DATA.startswith("kaggle:"):
+    SOURCE = fercsv.download(DATA, WORK / "downloads")
+elif fercsv.fetch.is_url(DATA):
+    SOURCE = fercsv.download(DATA, WORK / "downloads" / "data")
+else:
+    SOURCE = Path(DATA)    # a file or folder on Drive or on this machine
+if fercsv.archives.is_image_folder(SOURCE):
+    CSV = WORK / "fer2013.csv"
+    if not CSV.exists():
+        print(fercsv.convert(SOURCE, CSV))
+else:
+    CSV = SOURCE
 ds = fercsv.read_csv(CSV)
-print(len(ds), "images of", ds.image_shape)"""),
-    ("md", "## 3. Inspect: counts, blank images, duplicates, sample faces"),
+print(len(ds), "images of", ds.image_shape, "from", CSV)"""),
+    ("md", "## Inspect: counts, blank images, duplicates, sample faces"),
     ("code", """print(fercsv.info(ds))
 from fercsv.plots import plot_samples
 from IPython.display import Image, display
 display(Image(str(plot_samples(ds, WORK / "samples.png", per_class=8))))"""),
-    ("md", "## 4. Split (only if the CSV has no validation/test rows)"),
+    ("md", "## Split (only if the data has no validation rows)"),
     ("code", """if not (ds.usage == "PublicTest").any():
-    ds = fercsv.split(ds, val=0.1, test=0.1, seed=0)
+    has_test = (ds.usage == "PrivateTest").any()
+    ds = fercsv.split(ds, val=0.1, test=0.0 if has_test else 0.1, seed=0)   # existing test rows stay
 print(ds.counts())"""),
-    ("md", """## 5. Train
+    ("md", """## Train
 Checkpoints, history and plots go to `RUN`. If the runtime disconnects, run this cell again:
 training resumes at the last completed epoch."""),
     ("code", """RUN = WORK / "run"
 result = fercsv.train(ds, RUN, epochs=EPOCHS, batch_size=32 if SMALL else 128)
 print(result)
 display(Image(str(RUN / "curves.png")))"""),
-    ("md", "## 6. Evaluate on the test split"),
+    ("md", "## Evaluate on the test split"),
     ("code", """report = fercsv.evaluate(RUN, ds, split="PrivateTest", tta="flip+zoom")
 print(report)
 display(Image(report.files["confusion"]))"""),
-    ("md", "## 7. Predict a photo"),
+    ("md", """## Read faces in a photo
+A model trained on synthetic faces cannot read real ones: then the photo and webcam cells use the
+pretrained model shipped with fercsv (when this install has it)."""),
     ("code", """import cv2
 from fercsv.prediction import annotate
 from fercsv.synth import synth_photo
 model = fercsv.load_model(RUN)
+FACE_MODEL, note = fercsv.colab.face_model(model, trained_on_real_data=REAL_DATA and not SMALL)
+print(note)
 photo, truth = synth_photo(seed=1)
 faces = fercsv.predict(model, photo)
 for f in faces:
     print(f.box, f.label, f"{f.score:.0%}")
 cv2.imwrite(str(WORK / "photo_pred.png"), annotate(photo, faces))
 display(Image(str(WORK / "photo_pred.png")))"""),
-    ("md", "## 8. Webcam: one photo, then live emotions (Colab only)"),
+    ("md", "## Webcam: one photo, then live emotions (Colab)"),
     ("code", """if IN_COLAB:
     shot = fercsv.colab.take_photo(WORK / "webcam.jpg")
-    print(fercsv.predict(model, shot))
+    faces = fercsv.predict(FACE_MODEL, shot)
+    print(faces or "no face found: face the camera in good light and run the cell again")
+    cv2.imwrite(str(WORK / "webcam_pred.jpg"), annotate(shot, faces))
+    display(Image(str(WORK / "webcam_pred.jpg")))
 else:
     print("skipped: the webcam cells need Google Colab")"""),
     ("code", """if IN_COLAB:
-    print(fercsv.colab.webcam_emotions(model, max_seconds=60))   # click the video to stop
+    print(fercsv.colab.webcam_emotions(FACE_MODEL, max_seconds=10 if SMALL else 120))   # Stop ends it
 else:
     print("skipped: the webcam cells need Google Colab")"""),
-    ("md", "## 9. Export to ONNX (verified against Keras with onnxruntime)"),
+    ("md", "## Export to ONNX (verified against Keras with onnxruntime)"),
     ("code", """print(fercsv.export_onnx(RUN, WORK / "fer.onnx", data=ds))"""),
 ]
 

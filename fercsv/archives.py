@@ -294,3 +294,16 @@ def describe_non_csv(path, kind):
         return (f"{path} is a {kind} archive holding {len(csvs)} CSV files ({', '.join(csvs[:4])}), "
                 "not a CSV; extract the one you want and read that")
     return f"{path} is a {kind} archive with no CSV or images in it ({len(names)} files), not a CSV"
+
+
+def is_image_folder(path) -> bool:
+    """True for a folder, or an archive holding image files: what ``fercsv.convert`` turns into a CSV.
+
+    >>> import tempfile
+    >>> is_image_folder(tempfile.mkdtemp())
+    True
+    """
+    path = Path(path)
+    if path.is_dir():
+        return True
+    return is_archive(path) and any(is_image_name(n) and not _hidden(n) for n in members(path))

@@ -189,3 +189,26 @@ def mount_drive(path="/content/drive"):
     drive.mount(str(path))
     MOUNTED = f"{path}/MyDrive"
     return MOUNTED
+
+
+def face_model(trained=None, *, trained_on_real_data=False):
+    """The model to show on real faces (photos, webcam), and a line saying which one it is.
+
+    ``trained`` is used when it learnt from real faces; otherwise the shipped pretrained model
+    (:func:`fercsv.pretrained.pretrained`); when this install has none, ``trained`` with a plain
+    warning that a model trained on synthetic faces cannot read real ones.
+
+    >>> model, note = fercsv.colab.face_model(RUN, trained_on_real_data=False)   # doctest: +SKIP
+    """
+    if trained is not None and trained_on_real_data:
+        return trained, "using the model trained in this notebook on real faces"
+    from .pretrained import DEFAULT_PRETRAINED, pretrained
+
+    try:
+        return pretrained(), (f"using fercsv's pretrained {DEFAULT_PRETRAINED!r} model for real faces "
+                              "(the model trained here has seen only synthetic faces)")
+    except FercsvError:
+        if trained is None:
+            raise
+        return trained, ("NOTE: this model was trained on synthetic faces and cannot read real faces, and this "
+                         "install has no pretrained model yet; set DATA to FER-2013 and train again")

@@ -3,34 +3,19 @@ with a fake camera fed from a real face photo (scikit-image's astronaut)."""
 import sys
 
 import cv2
-import numpy as np
 import pytest
 
 import fercsv
 from fercsv import colab
 from fercsv.faces import detect_faces
-from fakecolab_env import use_fakecolab
+from fakecolab_env import astronaut_camera, use_fakecolab
 
 pytestmark = pytest.mark.browser
 
 
-def write_y4m(path, frame_bgr, n_frames=10):
-    """A YUV4MPEG2 (4:2:0) file showing ``frame_bgr``, for Chromium's fake camera."""
-    h, w = frame_bgr.shape[:2]
-    i420 = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2YUV_I420).tobytes()
-    with open(path, "wb") as fh:
-        fh.write(f"YUV4MPEG2 W{w} H{h} F30:1 Ip A1:1 C420jpeg\n".encode())
-        for _ in range(n_frames):
-            fh.write(b"FRAME\n" + i420)
-
-
 @pytest.fixture(scope="session")
 def camera_file(tmp_path_factory, astronaut_bgr):
-    frame = np.full((480, 640, 3), 60, np.uint8)
-    frame[:, 64:576] = cv2.resize(astronaut_bgr, (512, 480))
-    path = tmp_path_factory.mktemp("cam") / "astronaut.y4m"
-    write_y4m(path, frame)
-    return path
+    return astronaut_camera(tmp_path_factory.mktemp("cam") / "astronaut.y4m", astronaut_bgr)
 
 
 @pytest.fixture
