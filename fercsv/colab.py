@@ -38,8 +38,10 @@ def _eval_js():
 
 
 def script(name):
-    """Source of one of fercsv's JavaScript files (``take_photo``, ``webcam_stream``)."""
-    return resources.files("fercsv").joinpath("js", f"{name}.js").read_text()
+    """Source of one of fercsv's JavaScript files (``take_photo``, ``webcam_stream``), after the
+    camera helpers they share (``camera.js``)."""
+    folder = resources.files("fercsv").joinpath("js")
+    return folder.joinpath("camera.js").read_text() + "\n" + folder.joinpath(f"{name}.js").read_text()
 
 
 def data_url_to_image(url):

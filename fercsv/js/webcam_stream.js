@@ -36,16 +36,8 @@ window.fercsvStartStream = async function () {
   div.appendChild(frame);
   div.appendChild(bar);
   document.body.appendChild(div);
-  let stream;
-  try {
-    stream = await navigator.mediaDevices.getUserMedia({video: {facingMode: 'user'}});
-    video.srcObject = stream;
-    await video.play();
-  } catch (err) {
-    if (stream) stream.getTracks().forEach((t) => t.stop());
-    div.remove();
-    return 'error:' + (err && err.name ? err.name : String(err));
-  }
+  const stream = await fercsvOpenCamera(video, div, {video: {facingMode: 'user'}});
+  if (typeof stream === 'string') return stream;
   const canvas = document.createElement('canvas');
   canvas.width = video.videoWidth;
   canvas.height = video.videoHeight;
@@ -55,8 +47,7 @@ window.fercsvStartStream = async function () {
   video.onclick = end;
   stop.onclick = end;
   label.textContent = ' Stop (or click the video) to end.';
-  const out = window.google && google.colab && google.colab.output;
-  if (out && out.setIframeHeight) out.setIframeHeight(document.documentElement.scrollHeight, true);
+  fercsvFitFrame();
   return 'ok';
 };
 
