@@ -25,6 +25,9 @@ TRAIN = ["tensorflow>=2.16", "scikit-learn>=1.2", "matplotlib>=3.6"]
 EXPORT = ["tf2onnx>=1.16", "onnx>=1.14", "onnxruntime>=1.16"]
 COLAB = ["gdown>=5", "requests>=2.25"]
 VIDEO = ["imageio-ffmpeg>=0.4.9"]
+# The browser app (fercsv app): Gradio serves the page; ONNX models run on onnxruntime without
+# TensorFlow; matplotlib draws the video timeline.
+APP = ["gradio>=6,<7", "onnxruntime>=1.16", "matplotlib>=3.6"]
 TEST = ["pytest>=7", "scikit-image>=0.21", "playwright>=1.40", "nbclient>=0.8", "nbformat>=5.7",
         "ipykernel>=6"]
 
@@ -45,7 +48,8 @@ setup(
         "export": EXPORT,
         "colab": COLAB,
         "video": VIDEO,
-        "all": TRAIN + EXPORT + COLAB + VIDEO,
+        "app": APP,
+        "all": TRAIN + EXPORT + COLAB + VIDEO + APP,
         "test": TEST,
     },
     entry_points={"console_scripts": ["fercsv=fercsv.cli:main"]},

@@ -32,6 +32,7 @@ _LAZY = {
     "train": "fercsv.trainer", "evaluate": "fercsv.evaluation", "predict": "fercsv.prediction",
     "export_onnx": "fercsv.export", "export_om": "fercsv.export", "export_tflite": "fercsv.export",
     "download": "fercsv.fetch", "load_model": "fercsv.modelio", "build_model": "fercsv.models",
+    "predict_video": "fercsv.video",
 }
 
 
