@@ -10,13 +10,14 @@ import gzip
 import lzma
 import os
 import tarfile
-import threading
+from concurrent.futures import ThreadPoolExecutor
 import zipfile
 import zlib
 from pathlib import Path
 
 from .errors import BadInputError
 from .images import is_image_name
+from .parallel import default_workers
 
 #: What an archive's first bytes look like -> its kind.
 _MAGIC = ((b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"),
@@ -99,40 +100,58 @@ class ArchiveTree(Tree):
     ((['faces'], []), (['happy'], []))
     """
 
-    def __init__(self, path):
+    def __init__(self, path, *, decode=None, workers=None):
         super().__init__(path)
         self.kind = sniff(path)
         self._dirs, self._files = {"": set()}, {"": set()}
         self._data = {}
-        self._local = threading.local()
         if self.kind == "zip":
-            try:
-                with zipfile.ZipFile(path) as z:
-                    names = [i.filename for i in z.infolist() if not i.is_dir()]
-                self._zip_names = {_clean(n): n for n in names}
-            except zipfile.BadZipFile as exc:
-                raise BadInputError(f"{path}: damaged zip archive ({exc}); download it again") from None
+            members, damaged = self._zip_members, (zipfile.BadZipFile, OSError, EOFError, zlib.error)
         elif self.kind.startswith("tar"):
-            names = self._read_tar(path)
+            members, damaged = self._tar_members, (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
         else:
             raise BadInputError(f"{path}: not a zip or tar archive (it looks like {self.kind}); give an "
                                 "image folder, a .zip/.tar/.tar.gz of one, or a CSV")
-        for name in names:
-            self._add(name)
-
-    def _read_tar(self, path):
-        opener = {"tar.gz": gzip.open, "tar.bz2": bz2.open, "tar.xz": lzma.open}.get(self.kind, open)
+        # The archive is read once, front to back; with ``decode`` each image is decoded in a
+        # thread pool while the reading goes on, so decompression and decoding overlap.
+        pool = ThreadPoolExecutor(max_workers=workers or default_workers()) if decode else None
+        batch = []
         try:
-            with opener(path, "rb") as fh:
-                data = fh.read()
-            names = []
-            for name, start, size in _tar_files(memoryview(data)):
-                if is_image_name(name) and not _hidden(name):
-                    self._data[_clean(name)] = data[start:start + size]
-                names.append(name)
-        except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
-            raise BadInputError(f"{path}: damaged tar archive ({exc}); download it again") from None
-        return names
+            for name, read in members():
+                clean = _clean(name)
+                if is_image_name(clean) and not _hidden(clean):
+                    if pool:
+                        batch.append((clean, read(), self.display(clean)))
+                        if len(batch) == _BATCH:
+                            self._submit(pool, decode, batch)
+                            batch = []
+                    else:
+                        self._data[clean] = read()
+                self._add(clean)
+            if batch:
+                self._submit(pool, decode, batch)
+        except damaged as exc:
+            raise BadInputError(f"{path}: damaged {self.kind} archive ({exc}); download it again") from None
+        finally:
+            if pool:
+                pool.shutdown(wait=False)
+
+    def _submit(self, pool, decode, batch):
+        # One task per batch of images: a task per image costs more in scheduling than in decoding.
+        future = pool.submit(_decode_all, decode, [(data, shown) for _, data, shown in batch])
+        for i, (clean, _, _) in enumerate(batch):
+            self._data[clean] = _Decoded(future, i)
+
+    def _zip_members(self):
+        with zipfile.ZipFile(self.root) as z:
+            for info in z.infolist():
+                if not info.is_dir():
+                    yield info.filename, lambda info=info: z.read(info)
+
+    def _tar_members(self):
+        opener = {"tar.gz": gzip.open, "tar.bz2": bz2.open, "tar.xz": lzma.open}.get(self.kind, open)
+        with opener(self.root, "rb") as fh:
+            yield from _tar_files(fh)
 
     def _add(self, name):
         name = _clean(name)
@@ -158,53 +177,83 @@ class ArchiveTree(Tree):
         return f"{self.name}/{rel}" if rel else self.name
 
     def reader(self, rel):
-        """A function returning the bytes of member ``rel``."""
-        if self.kind != "zip":
-            return lambda: self._data[rel]
-        member = self._zip_names[rel]
-        return lambda: self._zip().read(member)
-
-    def _zip(self):
-        # One open ZipFile per thread: decoding threads read members in parallel without a lock.
-        z = getattr(self._local, "zip", None)
-        if z is None:
-            z = self._local.zip = zipfile.ZipFile(self.root)
-        return z
+        """A function giving member ``rel``: its bytes, or its decoded image when built with ``decode``."""
+        item = self._data[rel]
+        return item.result if isinstance(item, _Decoded) else (lambda: item)
 
 
-def _tar_files(buf):
-    """Yield ``(name, offset, size)`` of each regular file in an uncompressed tar held in memory.
+_BATCH = 256
+
+
+class _Decoded:
+    """One image of a batch decoded in the pool; ``result()`` gives it or raises its error."""
+
+    def __init__(self, future, index):
+        self.future, self.index = future, index
+
+    def result(self):
+        value = self.future.result()[self.index]
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+
+def _decode_all(decode, items):
+    out = []
+    for data, name in items:
+        try:
+            out.append(decode(data, name))
+        except Exception as exc:  # re-raised by _Decoded.result for this image only
+            out.append(exc)
+    return out
+
+
+def _tar_files(fh):
+    """Yield ``(name, read)`` for each regular file of an uncompressed tar stream; call ``read()``
+    before asking for the next one (the stream only moves forward).
 
     A direct reading of the ustar/GNU/pax headers: with tens of thousands of small images this is
     several times faster than the tarfile module's per-member objects.
     """
-    pos, long_name, end = 0, None, len(buf)
-    while pos + 512 <= end:
-        header = bytes(buf[pos:pos + 512])
-        if header.count(0) == 512:
-            return  # end-of-archive blocks
+    offset, long_name = 0, None
+    while True:
+        header = fh.read(512)
+        if len(header) < 512 or header.count(0) == 512:
+            return  # end-of-archive blocks (or a tar without them)
         if _checksum(header) != _octal(header[148:156]):
-            raise ValueError(f"bad header checksum at byte {pos}")
+            raise ValueError(f"bad header checksum at byte {offset}")
         size = _octal(header[124:136]) if header[124] < 0x80 else int.from_bytes(header[125:136], "big")
         kind = header[156:157]
-        body = pos + 512
-        if body + size > end:
-            raise ValueError(f"archive ends inside a member at byte {pos}")
+        padded = (size + 511) // 512 * 512
+        offset += 512 + padded
+        if kind in (b"0", b"\0", b"7"):
+            name = header[0:100].split(b"\0", 1)[0].decode("utf-8", "replace")
+            prefix = header[345:500].split(b"\0", 1)[0].decode("utf-8", "replace") \
+                if header[257:262] == b"ustar" else ""
+            taken = []
+            yield long_name or (f"{prefix}/{name}" if prefix else name), lambda: _take(fh, size, padded, taken)
+            if not taken:
+                _take(fh, size, padded, taken)
+            long_name = None
+            continue
+        body = _take(fh, size, padded, [])
         if kind == b"L":  # GNU long name of the next member
-            long_name = bytes(buf[body:body + size]).rstrip(b"\0").decode("utf-8", "replace")
+            long_name = body.rstrip(b"\0").decode("utf-8", "replace")
         elif kind == b"x":  # pax header: the next member's path may be here
-            for record in bytes(buf[body:body + size]).decode("utf-8", "replace").split("\n"):
+            for record in body.decode("utf-8", "replace").split("\n"):
                 key, _, value = record.partition(" ")[2].partition("=")
                 if key == "path":
                     long_name = value
-        elif kind in (b"0", b"\0", b"7"):
-            name = header[0:100].split(b"\0", 1)[0].decode("utf-8", "replace")
-            prefix = header[345:500].split(b"\0", 1)[0].decode("utf-8", "replace") if header[257:262] == b"ustar" else ""
-            yield long_name or (f"{prefix}/{name}" if prefix else name), body, size
+        elif kind != b"g":
             long_name = None
-        else:
-            long_name = None if kind not in (b"g",) else long_name
-        pos = body + (size + 511) // 512 * 512
+
+
+def _take(fh, size, padded, taken):
+    data = fh.read(padded)
+    if len(data) < padded:
+        raise ValueError("the archive ends inside a member")
+    taken.append(True)
+    return data[:size]
 
 
 def _octal(field):
@@ -228,13 +277,13 @@ def _hidden(name):
     return name.startswith((".", "__MACOSX")) or "/." in name or "/__MACOSX" in name
 
 
-def open_tree(src):
+def open_tree(src, *, decode=None, workers=None):
     """A :class:`Tree` for a folder or an :class:`ArchiveTree` for an archive file."""
     src = Path(src)
     if src.is_dir():
         return Tree(src)
     if src.is_file():
-        return ArchiveTree(src)
+        return ArchiveTree(src, decode=decode, workers=workers)
     raise BadInputError(f"{src}: no such file or folder; give an image folder, a .zip/.tar/.tar.gz of one, "
                         "or a CSV")
 

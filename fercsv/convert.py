@@ -81,14 +81,15 @@ class ConvertReport:
         return "\n".join(lines)
 
 
-def discover(src):
+def discover(src, *, decode=None, workers=None):
     """List the image files of a folder (or of a .zip/.tar/.tar.gz holding one) as entries.
 
     Returns ``(entries, ignored)`` with entries sorted by Usage, label code and
     file name, the deterministic order of the CSV rows. A lone wrapper folder
-    (``fer2013/train/...``) is looked through.
+    (``fer2013/train/...``) is looked through. For an archive, ``decode(bytes, name)`` is run on
+    each image in ``workers`` threads while the archive is read (``entry.read()`` then gives its result).
     """
-    tree = open_tree(src)
+    tree = open_tree(src, decode=decode, workers=workers)
     top = _top(tree)
     folders, _ = tree.listdir(top)
     splits = [f for f in folders if L.usage_from_folder(f)]
@@ -155,7 +156,9 @@ def _decode_batch(batch, size, equalize, strict, preprocess):
     for entry in batch:
         try:
             if entry.read is not None:
-                img = gray_from_bytes(entry.read(), name=entry.path, size=size, equalize=equalize)
+                img = entry.read()
+                if not isinstance(img, np.ndarray):
+                    img = gray_from_bytes(img, name=entry.path, size=size, equalize=equalize)
             elif preprocess is None:
                 img = load_gray(entry.path, size=size, equalize=equalize)
             else:
@@ -221,7 +224,7 @@ def folder_to_csv(src, dst, *, size=48, equalize=False, shuffle=False, seed=0, w
     _check_preprocess(src, preprocess)
     start = time.perf_counter()
     report = ConvertReport(str(src), str(dst))
-    found = discover(src)
+    found = discover(src, decode=_decoder(size, equalize, preprocess), workers=workers)
     table = L.label_table({e.label for e in found[0]})
     with CSVWriter(dst, label_names=table, label_format=label_format) as out:
         for images, kept, encoded in iter_folder(
@@ -253,8 +256,9 @@ def read_folder(src, *, size=48, equalize=False, workers=None, keep_paths=True, 
     _check_preprocess(src, preprocess)
     report = report if report is not None else ConvertReport(str(src), "memory")
     parts, kept_all = [], []
-    for images, kept, _ in iter_folder(src, size=size, equalize=equalize, workers=workers,
-                                    progress=progress, preprocess=preprocess, report=report):
+    found = discover(src, decode=_decoder(size, equalize, preprocess), workers=workers)
+    for images, kept, _ in iter_folder(src, size=size, equalize=equalize, workers=workers, progress=progress,
+                                       preprocess=preprocess, report=report, found=found):
         parts.append(images)
         kept_all += kept
     table = report.label_names
@@ -264,6 +268,14 @@ def read_folder(src, *, size=48, equalize=False, workers=None, keep_paths=True, 
     if keep_paths:
         ds.extra["file"] = np.array([str(e.path) for e in kept_all], dtype=object)
     return ds
+
+
+def _decoder(size, equalize, preprocess):
+    """What an archive's reader threads do to each image as it arrives: decode it, unless a
+    ``preprocess`` (which reads files itself) takes over."""
+    if preprocess is not None:
+        return None
+    return lambda data, name: gray_from_bytes(data, name=name, size=size, equalize=equalize)
 
 
 def _check_preprocess(src, preprocess):

@@ -71,7 +71,7 @@ def test_damaged_archive_is_one_clear_line(folder, tmp_path):
     archive = pack(folder, tmp_path / "faces.tar.gz", "tar.gz")
     cut = tmp_path / "cut.tar.gz"
     cut.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
-    with pytest.raises(fercsv.BadInputError, match="damaged tar archive.*download it again"):
+    with pytest.raises(fercsv.BadInputError, match="damaged tar.gz archive.*download it again"):
         ArchiveTree(cut)
 
 
