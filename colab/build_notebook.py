@@ -69,6 +69,8 @@ elif fercsv.fetch.is_url(DATA):
     SOURCE = fercsv.download(DATA, WORK / "downloads" / "data")
 else:
     SOURCE = Path(DATA)    # a file or folder on Drive or on this machine
+    if IN_COLAB and SOURCE.is_relative_to(CONTENT / "drive"):
+        fercsv.colab.mount_drive(CONTENT / "drive")
 if fercsv.archives.is_image_folder(SOURCE):
     CSV = WORK / "fer2013.csv"
     if not CSV.exists():

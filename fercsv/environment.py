@@ -83,9 +83,11 @@ def describe(*, print_it: bool = True) -> "Environment":
     rt.keras = _version("keras")
     rt.gpus = _nvidia_gpus()
     tpu = bool(os.environ.get("COLAB_TPU_ADDR") or os.environ.get("TPU_NAME") or Path("/dev/accel0").exists())
-    if rt.tensorflow:
-        import tensorflow as tf
-
+    try:
+        import tensorflow as tf  # asked only when installed: the import takes seconds
+    except ImportError:  # not installed, or broken: the ground floor works without it
+        tf = rt.tensorflow = rt.keras = None
+    if tf is not None:
         seen = tf.config.list_physical_devices("GPU")
         if seen:
             rt.device = f"GPU x{len(seen)} (mixed float16 training)"
