@@ -81,6 +81,20 @@ def _check_window(*, every, start, end):
         raise BadInputError(f"end ({end} s) must come after start ({start} s)")
 
 
+def check_options(*, every=1, start=None, end=None, aggregate_by="vote", video_format="mp4", **_ignored):
+    """Raise a one-line BadInputError for a bad video option (call before writing anything).
+
+    >>> check_options(every=2, start=1.5, end=3)
+    >>> check_options(start=3, end=1)
+    Traceback (most recent call last):
+    fercsv.errors.BadInputError: end (1 s) must come after start (3 s)
+    """
+    _check_window(every=every, start=start, end=end)
+    check_aggregation(aggregate_by)
+    if video_format not in VIDEO_FORMATS:
+        raise BadInputError(f"video_format must be one of {', '.join(VIDEO_FORMATS)}, not {video_format!r}")
+
+
 def iter_frames(path, *, every=1, start=None, end=None):
     """Yield ``(index, seconds, bgr_frame)`` for every ``every``-th frame between ``start`` and
     ``end`` seconds (the whole video by default). Frames are read one at a time.
@@ -219,10 +233,7 @@ def predict_video(model, path, out_dir, *, aggregate_by="vote", second_half=Fals
     from .modelio import load_model
     from .prediction import annotate, predict
 
-    _check_window(every=every, start=start, end=end)
-    check_aggregation(aggregate_by)
-    if video_format not in VIDEO_FORMATS:
-        raise BadInputError(f"video_format must be one of {', '.join(VIDEO_FORMATS)}, not {video_format!r}")
+    check_options(every=every, start=start, end=end, aggregate_by=aggregate_by, video_format=video_format)
     info = video_info(path)
     if start and info.frames and start >= info.duration:
         raise BadInputError(f"{path}: start {start} s is past the end of the video ({info.duration:.2f} s)")
