@@ -220,8 +220,10 @@ def build_app(model=None, *, title: str = "fercsv: emotions in the browser"):
             gr.HTML('<div id="fercsv-camera-message" role="alert" style="display:none;color:#b91c1c;'
                     'font-weight:600"></div>')
             with gr.Row():
+                # Ask for 640x480: a laptop camera's HD frames would cost JPEG time on both ends.
                 cam = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="camera",
-                               elem_id="live-camera")
+                               elem_id="live-camera", webcam_options=gr.WebcamOptions(constraints={
+                                   "video": {"width": {"ideal": LIVE_WIDTH}, "height": {"ideal": 480}}}))
                 live = gr.HTML(label="emotions", elem_id="live-output")
             status = gr.Textbox(label="faces and frames per second", elem_id="live-status",
                                 interactive=False)

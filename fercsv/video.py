@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 
 from .atomic import atomic_path
-from .errors import BadInputError
+from .errors import BadInputError, require
 from .timeline import AGGREGATIONS, TableWriter, aggregate_probabilities, check_aggregation  # noqa: F401
 from .tracking import IoUTracker
 
@@ -217,7 +217,7 @@ def _progress(total, enabled):
 
 
 def predict_video(model, path, out_dir, *, aggregate_by="vote", second_half=False, every=1,
-                  start=None, end=None, write_video=True, video_format="mp4", plot=True,
+                  start=None, end=None, write_video=True, video_format="mp4", plot=None,
                   progress=True, min_track_frames=3, **options):
     """Predict the faces of every ``every``-th frame between ``start`` and ``end`` seconds.
 
@@ -226,7 +226,8 @@ def predict_video(model, path, out_dir, *, aggregate_by="vote", second_half=Fals
     ``timeline.png`` (emotion over time per person) and ``summary.json``. Faces are
     tracked across frames, so each person (``result.people``) gets one emotion;
     people seen on fewer than ``min_track_frames`` frames are left out of that list.
-    The video-level ``label`` aggregates the largest face of each frame.
+    The video-level ``label`` aggregates the largest face of each frame. ``plot=None``
+    draws the timeline when matplotlib is installed (``True`` requires it).
     ``options`` go to :func:`fercsv.prediction.predict` (``detect``, ``equalize``...).
     """
     from .faces import VIDEO_OPTIONS
@@ -234,6 +235,12 @@ def predict_video(model, path, out_dir, *, aggregate_by="vote", second_half=Fals
     from .prediction import annotate, predict
 
     check_options(every=every, start=start, end=end, aggregate_by=aggregate_by, video_format=video_format)
+    if plot is None:
+        import importlib.util
+
+        plot = importlib.util.find_spec("matplotlib") is not None
+    elif plot:
+        require("matplotlib", extra="app", feature="the emotion-over-time plot (plot=False skips it)")
     info = video_info(path)
     if start and info.frames and start >= info.duration:
         raise BadInputError(f"{path}: start {start} s is past the end of the video ({info.duration:.2f} s)")
