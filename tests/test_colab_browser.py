@@ -117,12 +117,12 @@ def test_drive_mount_and_secrets(fake_colab, tmp_path, monkeypatch):
     drive.mkdir()
     (drive / "fer2013.csv").write_text("emotion,pixels,Usage\n")
     monkeypatch.setenv("FAKECOLAB_DRIVE", str(drive))
+    monkeypatch.setattr(colab, "MOUNTED", None)  # restored to "not mounted" after the test
     fake_colab()
     my_drive = colab.mount_drive(tmp_path / "content" / "drive")
     assert my_drive == f"{tmp_path}/content/drive/MyDrive" and colab.MOUNTED == my_drive
     assert len(fercsv.read_csv(f"{my_drive}/fer2013.csv")) == 0
     assert "Google Drive: mounted at" in str(fercsv.environment.describe(print_it=False))
-    monkeypatch.setattr(colab, "MOUNTED", None)
 
 
 def test_outside_colab_is_a_clear_error(monkeypatch):

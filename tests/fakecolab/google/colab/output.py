@@ -8,6 +8,7 @@ clicks Capture once the video plays, and stops a live stream after $FAKECOLAB_ST
 import os
 import queue
 import shutil
+import tempfile
 import threading
 
 _callbacks = {}
@@ -63,10 +64,12 @@ class _Session(threading.Thread):
                 page = browser.new_page(viewport={"width": 900, "height": 700})
                 page.add_init_script(SHIM)
                 page.expose_function("__fakecolabInvoke", _invoke)
-                html = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"fakecolab-{os.getpid()}.html")
+                folder = tempfile.mkdtemp(prefix="fakecolab-")
+                html = os.path.join(folder, "cell.html")
                 with open(html, "w") as fh:
                     fh.write(PAGE)
                 page.goto("file://" + html)  # file:// is a secure context, as getUserMedia requires
+                shutil.rmtree(folder, ignore_errors=True)
                 self.page = page
                 self.ready.set()
                 while True:
