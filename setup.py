@@ -24,12 +24,15 @@ CORE = [
 TRAIN = ["tensorflow>=2.16", "scikit-learn>=1.2", "matplotlib>=3.6"]
 EXPORT = ["tf2onnx>=1.16", "onnx>=1.14", "onnxruntime>=1.16"]
 COLAB = ["gdown>=5", "requests>=2.25"]
-VIDEO = ["imageio-ffmpeg>=0.4.9"]
+# Prediction with an ONNX model (the shipped pretrained ones) needs onnxruntime and no TensorFlow.
+PREDICT = ["onnxruntime>=1.16"]
+# Deprecated, empty: video goes through OpenCV's bundled FFmpeg; kept so old install lines still work.
+VIDEO = []
 # The browser app (fercsv app): Gradio serves the page; ONNX models run on onnxruntime without
 # TensorFlow; matplotlib draws the video timeline.
 APP = ["gradio>=6,<7", "onnxruntime>=1.16", "matplotlib>=3.6"]
 TEST = ["pytest>=7", "scikit-image>=0.21", "playwright>=1.40", "nbclient>=0.8", "nbformat>=5.7",
-        "ipykernel>=6"]
+        "ipykernel>=6", "import-linter>=2.1"]
 
 setup(
     name="fercsv",
@@ -46,6 +49,7 @@ setup(
     extras_require={
         "train": TRAIN,
         "export": EXPORT,
+        "predict": PREDICT,
         "colab": COLAB,
         "video": VIDEO,
         "app": APP,

@@ -33,6 +33,7 @@ _LAZY = {
     "export_onnx": "fercsv.export", "export_om": "fercsv.export", "export_tflite": "fercsv.export",
     "download": "fercsv.fetch", "load_model": "fercsv.modelio", "build_model": "fercsv.models",
     "predict_video": "fercsv.video",
+    "predict_paths": "fercsv.prediction",
 }
 
 

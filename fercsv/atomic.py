@@ -10,6 +10,20 @@ import tempfile
 from pathlib import Path
 
 
+#: Suffix of files being written; a file with it is never a finished result.
+PART_SUFFIX = ".part"
+
+
+def part_path(path):
+    """The hidden in-progress name of ``path`` (``dir/.name.part``) for writers that resume.
+
+    >>> part_path("out/fer2013.csv").as_posix()
+    'out/.fer2013.csv.part'
+    """
+    path = Path(path)
+    return path.with_name(f".{path.name}{PART_SUFFIX}")
+
+
 def _umask():
     mask = os.umask(0)
     os.umask(mask)
@@ -29,7 +43,7 @@ def atomic_path(path):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=PART_SUFFIX, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
     try:

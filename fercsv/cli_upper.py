@@ -1,189 +1,200 @@
 """CLI verbs of the upper floor: train, evaluate, predict, frames, export, download.
 
-Their modules import TensorFlow, onnxruntime or gdown lazily, inside each command.
+``fercsv.cli`` imports this module only when one of these verbs (or the full help) is
+asked for. Their libraries import TensorFlow, onnxruntime or gdown inside functions.
+To add verbs, append a ``register(subparsers)`` function to :data:`REGISTER`.
 """
-import argparse
-import json
-from pathlib import Path
+from .cli import emit, fraction, given, option, positive_int, verb
 
-from .evaluation import TTA_MODES  # numpy only; TensorFlow is imported when a model is loaded
 
-_HELP = argparse.ArgumentDefaultsHelpFormatter
-TTA_CHOICES = tuple(TTA_MODES)
-VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
+def _none_or_text(text):
+    return None if text.strip().lower() in ("", "none") else text
 
 
 def _cmd_train(a):
     from .trainer import train
 
-    result = train(a.data, a.out, model=a.model, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr,
-                   restart=a.restart, backbone=a.backbone,
-                   weights=None if (a.weights or "none").lower() == "none" else a.weights,
-                   schedule=a.schedule, augment=not a.no_augment, class_weight=a.class_weight,
-                   balance=a.balance, patience=a.patience, precision=a.precision, seed=a.seed,
-                   label_smoothing=a.label_smoothing, time_limit_minutes=a.time_limit,
-                   tta=False if a.no_tta else a.tta)
-    print(result)
+    print(train(**given(a)))
 
 
 def _cmd_evaluate(a):
     from .evaluation import evaluate
 
-    report = evaluate(a.model, a.data, split=None if a.split == "all" else a.split, tta=a.tta,
-                      out_dir=a.out)
-    print(json.dumps(report.to_dict(), indent=1) if a.json else report)
+    options = given(a, drop=("model", "data"))
+    emit(evaluate(getattr(a, "model", None), a.data, **options), a)
+
+
+def _split_model(a):
+    """``predict [MODEL] INPUT...``: the first path is the model when it is one and more follow."""
+    from .modelio import is_model_spec
+
+    paths = list(a.paths)
+    if "model" in a:
+        return a.model, paths
+    if len(paths) > 1 and is_model_spec(paths[0]):
+        return paths[0], paths[1:]
+    return None, paths
 
 
 def _cmd_predict(a):
-    from .modelio import load_model
-    from .prediction import predict_files
+    from .prediction import predict_paths
 
-    model = load_model(a.model)
-    options = {"detect": not a.no_detect, "equalize": a.equalize}
-    videos = [p for p in a.inputs if Path(p).suffix.lower() in VIDEO_EXTENSIONS]
-    images = [p for p in a.inputs if p not in videos]
-    for v in videos:
-        from .video import predict_video
-
-        out = Path(a.out) / Path(v).stem if len(videos) > 1 or images else Path(a.out)
-        print(predict_video(model, v, out, aggregate_by=a.aggregate, second_half=a.second_half,
-                            every=a.every, **options))
-    if images:
-        rows = predict_files(model, images, a.out, **options)
-        for r in rows:
-            print(f"{r['file']}: " + (f"face {r['face']} {r['label']} {r['score']:.0%} at {r['box']}"
-                                     if r["label"] else "no face found"))
-        print(f"annotated images and predictions.csv/json in {a.out}")
+    model, inputs = _split_model(a)
+    options = given(a, drop=("paths", "model"))
+    print(predict_paths(inputs, model=model, **options))
 
 
 def _cmd_frames(a):
     from .video import extract_frames
 
-    n = extract_frames(a.video, a.outdir, every=a.every)
-    print(f"wrote {n} frames to {a.outdir}")
+    n = extract_frames(**given(a))
+    print(f"wrote {n} frames to {a.out_dir}")
 
 
 def _cmd_export(a):
-    from . import export
+    from .export import export
 
-    if a.format == "onnx":
-        report = export.export_onnx(a.model, a.out, opset=a.opset, nchw=a.nchw, verify=not a.no_verify,
-                                    data=a.data)
-    elif a.format == "tflite":
-        report = export.export_tflite(a.model, a.out, quantize=a.quantize, data=a.data)
-    else:
-        report = export.export_om(a.model, a.out, soc_version=a.soc_version, batch=a.batch,
-                                  dynamic_batch=a.dynamic_batch, dry_run=a.dry_run)
-        if a.dry_run:
-            print(report.details["command"])
-            return
-    print(report)
+    options = given(a, drop=("model", "out", "format"))
+    report = export(getattr(a, "model", None), a.out, format=a.format, **options)
+    print(report.details["command"] if getattr(a, "dry_run", False) else report)
 
 
 def _cmd_download(a):
     from .fetch import download
 
-    path = download(a.source, a.dest, md5=a.md5, sha256=a.sha256, quiet=a.quiet, folder=a.folder,
-                    force=a.force)
-    print(f"downloaded {a.source} to {path}")
+    path = download(**given(a))
+    print(f"downloaded {a.url_or_id} to {path}")
 
 
 def _register_train(sub):
-    t = sub.add_parser("train", formatter_class=_HELP, help="train a CNN on a FER-2013 CSV into RUN_DIR")
-    t.add_argument("data", help="CSV (Training rows train, PublicTest validates, PrivateTest is reported)")
-    t.add_argument("--out", required=True, help="RUN_DIR (may be on Google Drive); rerun to resume")
-    t.add_argument("--model", default="fercnn", choices=("fercnn", "seed-cnn"))
-    t.add_argument("--backbone", default=None, help="keras.applications backbone, e.g. vgg16")
-    t.add_argument("--weights", default="none", help="backbone weights: none or imagenet (downloads)")
-    t.add_argument("--epochs", type=int, default=40)
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--schedule", choices=("cosine", "plateau"), default="cosine")
-    t.add_argument("--label-smoothing", type=float, default=0.1)
-    t.add_argument("--no-augment", action="store_true")
-    t.add_argument("--class-weight", choices=("balanced",), default=None, help="cost-sensitive loss")
-    t.add_argument("--balance", choices=("undersample", "oversample"), default=None)
-    t.add_argument("--patience", type=int, default=10, help="early stopping patience (0: off)")
-    t.add_argument("--precision", default="auto", choices=("auto", "float32", "float16", "bfloat16"))
-    t.add_argument("--time-limit", type=float, default=None, help="stop after this many minutes")
-    t.add_argument("--tta", default="flip+zoom", choices=TTA_CHOICES,
-                   help="test-time augmentation of the final PrivateTest report")
-    t.add_argument("--no-tta", action="store_true", help="same as --tta none")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--restart", action="store_true", help="discard RUN_DIR's state and start over")
-    t.set_defaults(func=_cmd_train)
+    from .evaluation import TTA_MODES, evaluate
+    from .labels import USAGES
+    from .models import BACKBONES, MODELS, WEIGHTS
+    from .split import BALANCE_METHODS
+    from .tfutil import PRECISIONS
+    from .trainer import CLASS_WEIGHTS, SCHEDULES, TrainConfig, train
 
-    e = sub.add_parser("evaluate", formatter_class=_HELP, help="score a model on a CSV split")
-    e.add_argument("model", help="RUN_DIR, .keras or .onnx")
+    t = verb(sub, "train", help="train a CNN on a FER-2013 CSV into RUN_DIR (rerun to resume)", func=_cmd_train,
+             example="fercsv train fer2013.csv --out run/ --epochs 40\n"
+                     "fercsv train faces.csv --out run_vgg/ --backbone vgg16 --weights imagenet")
+    t.add_argument("data", help="CSV: Training rows train, PublicTest validates, PrivateTest is reported")
+    option(t, "--out", dest="out_dir", required=True, metavar="RUN_DIR", help="RUN_DIR (may be on Google Drive); rerun to resume")
+    option(t, "--model", choices=tuple(MODELS), library=train, help="network to build")
+    option(t, "--backbone", choices=tuple(BACKBONES), library=TrainConfig,
+           help="keras.applications backbone")
+    option(t, "--weights", type=_none_or_text, choices=WEIGHTS, library=TrainConfig,
+           help="backbone weights (imagenet downloads)")
+    option(t, "--epochs", type=positive_int, library=train, help="epochs to train")
+    option(t, "--batch-size", type=positive_int, library=train, help="images per step")
+    option(t, "--lr", type=float, library=train, help="peak learning rate")
+    option(t, "--schedule", choices=SCHEDULES, library=TrainConfig, help="learning-rate schedule")
+    option(t, "--warmup-epochs", type=int, library=TrainConfig, help="epochs of linear warm-up (cosine)")
+    option(t, "--label-smoothing", type=fraction, library=TrainConfig, help="label smoothing of the loss")
+    option(t, "--weight-decay", type=float, library=TrainConfig, help="AdamW weight decay")
+    option(t, "--no-augment", dest="augment", action="store_false", help="no flips/rotations/zoom in training")
+    option(t, "--class-weight", choices=CLASS_WEIGHTS, library=TrainConfig, help="cost-sensitive loss")
+    option(t, "--balance", choices=BALANCE_METHODS, library=TrainConfig, help="resample Training rows")
+    option(t, "--patience", type=int, library=TrainConfig, help="early-stopping patience in epochs (0: off)")
+    option(t, "--precision", choices=tuple(PRECISIONS), library=TrainConfig,
+           help="auto: float16 on GPU, bfloat16 on TPU/AMX")
+    option(t, "--time-limit", dest="time_limit_minutes", type=float, library=TrainConfig,
+           help="stop before this many minutes have passed")
+    option(t, "--tta", choices=tuple(TTA_MODES), library=TrainConfig,
+           help="test-time augmentation of the test report")
+    option(t, "--no-tta", dest="tta", action="store_const", const="none", help="same as --tta none")
+    option(t, "--seed", type=int, library=TrainConfig, help="random seed")
+    option(t, "--restart", action="store_true", help="discard RUN_DIR's state and start over")
+
+    e = verb(sub, "evaluate", help="score a model on a CSV split (report.json, confusion.png)",
+             func=_cmd_evaluate, example="fercsv evaluate run/ fer2013.csv --split PrivateTest --tta flip\n"
+                                         "fercsv evaluate fer2013.csv   # the shipped pretrained model")
+    e.add_argument("model", nargs="?", help="RUN_DIR, .keras, .onnx, .tflite or a pretrained name "
+                                            "(default: the shipped fer2013 model)")
     e.add_argument("data", help="CSV with labels")
-    e.add_argument("--split", default="PrivateTest", help="Training, PublicTest, PrivateTest or all")
-    e.add_argument("--tta", nargs="?", const="flip", default="none", choices=TTA_CHOICES,
-                   help="average over augmented views: flip (mirrored faces; the default when given "
-                        "without a value) or flip+zoom (six views)")
-    e.add_argument("--out", default=None, help="folder for report.json and confusion.png")
-    e.add_argument("--json", action="store_true")
-    e.set_defaults(func=_cmd_evaluate)
+    option(e, "--split", choices=USAGES + ("all",), library=evaluate, help="rows to score")
+    option(e, "--tta", nargs="?", const="flip", choices=tuple(TTA_MODES), library=evaluate,
+           help="average over augmented views (flip when given without a value)")
+    option(e, "--out", dest="out_dir", help="folder for report.json and confusion.png "
+                                            "(default: RUN_DIR/evaluations/...)")
+    option(e, "--json", dest="cli_json", action="store_true", help="print the report as JSON")
 
 
 def _register_predict(sub):
-    p = sub.add_parser("predict", formatter_class=_HELP,
-                       help="predict emotions on photos or videos; write annotated copies")
-    p.add_argument("model", help="RUN_DIR, .keras or .onnx")
-    p.add_argument("inputs", nargs="+", help="image files and/or videos")
-    p.add_argument("--out", default="predictions", help="output folder")
-    p.add_argument("--no-detect", action="store_true", help="inputs are already-cropped faces")
-    p.add_argument("--equalize", action="store_true", help="equalize faces (if the model was trained so)")
-    p.add_argument("--aggregate", choices=("vote", "mean"), default="vote", help="video-level emotion")
-    p.add_argument("--second-half", action="store_true", help="aggregate only the later half of a video")
-    p.add_argument("--every", type=int, default=1, help="use every N-th video frame")
-    p.set_defaults(func=_cmd_predict)
+    from .prediction import AGGREGATIONS, predict_paths
 
-    f = sub.add_parser("frames", formatter_class=_HELP, help="extract the frames of a video")
-    f.add_argument("video")
-    f.add_argument("outdir")
-    f.add_argument("--every", type=int, default=1)
-    f.set_defaults(func=_cmd_frames)
+    p = verb(sub, "predict", help="predict emotions on photos, folders, globs or videos",
+             func=_cmd_predict,
+             example="fercsv predict photo.jpg                # the shipped pretrained model\n"
+                     "fercsv predict run/ photos/ 'more/*.jpg' clip.mp4 --out predictions/\n"
+                     "fercsv predict model.onnx photos/ --out predictions/ --resume")
+    p.add_argument("paths", nargs="+", metavar="[MODEL] INPUT",
+                   help="optional model (RUN_DIR, .keras, .onnx, .tflite, pretrained name), then images, "
+                        "folders (recursive), globs and videos")
+    option(p, "--model", help="the model, when not given as the first path (default: pretrained fer2013)")
+    option(p, "--out", dest="out_dir", library=predict_paths, help="output folder")
+    option(p, "--no-detect", dest="detect", action="store_false", help="inputs are already-cropped faces")
+    option(p, "--equalize", action="store_true", help="equalize faces (if the model was trained so)")
+    option(p, "--resume", action="store_true", help="skip inputs already in OUT/predictions.csv")
+    option(p, "--aggregate", dest="aggregate_by", choices=AGGREGATIONS,
+           help=f"videos: one emotion per video by {' or '.join(AGGREGATIONS)} (default: {AGGREGATIONS[0]})")
+    option(p, "--second-half", action="store_true", help="videos: aggregate only the later half")
+    option(p, "--every", type=positive_int, help="videos: use every N-th frame (default: 1)")
+
+    f = verb(sub, "frames", help="extract the frames of a video as PNG files", func=_cmd_frames,
+             example="fercsv frames clip.mp4 frames/ --every 5")
+    f.add_argument("path", help="video file")
+    f.add_argument("out_dir", help="folder for frame_000000.png ...")
+    option(f, "--every", type=positive_int, help="keep every N-th frame (default: 1)")
 
 
 def _register_export(sub):
-    x = sub.add_parser("export", formatter_class=_HELP, help="export a model: onnx, om (Ascend), tflite")
+    from .export import QUANTIZATIONS, export_om, export_onnx
+
+    x = verb(sub, "export", help="export a model: onnx, om (Ascend), tflite", func=_cmd_export,
+             example="fercsv export onnx run/ model.onnx\nfercsv export om model_nchw.onnx model --dry-run")
     xs = x.add_subparsers(dest="format", required=True, metavar="FORMAT")
-    o = xs.add_parser("onnx", formatter_class=_HELP, help="ONNX via tf2onnx, verified with onnxruntime")
-    o.add_argument("model", help="RUN_DIR or .keras")
+    model_help = "RUN_DIR, .keras or a pretrained name (default: the shipped fer2013 model)"
+    o = verb(xs, "onnx", help="ONNX via tf2onnx, verified with onnxruntime", func=_cmd_export,
+             example="fercsv export onnx run/ model.onnx --nchw --data faces.csv")
+    o.add_argument("model", nargs="?", help=model_help)
     o.add_argument("out", help="output .onnx")
-    o.add_argument("--opset", type=int, default=13)
-    o.add_argument("--nchw", action="store_true", help="input N,1,H,W (for Ascend atc)")
-    o.add_argument("--no-verify", action="store_true")
-    o.add_argument("--data", default=None, help="CSV whose images verify the export (default: random)")
-    o.set_defaults(func=_cmd_export)
-    m = xs.add_parser("om", formatter_class=_HELP, help="Ascend OM via atc from an NCHW ONNX model")
-    m.add_argument("model", help="NCHW .onnx (fercsv export onnx ... --nchw)")
+    option(o, "--opset", type=int, library=export_onnx, help="ONNX opset")
+    option(o, "--nchw", action="store_true", help="input N,1,H,W (for Ascend atc)")
+    option(o, "--no-verify", dest="verify", action="store_false", help="skip the onnxruntime check")
+    option(o, "--data", help="CSV whose images verify the export (default: random images)")
+    m = verb(xs, "om", help="Ascend OM via atc from an NCHW ONNX model", func=_cmd_export,
+             example="fercsv export om model_nchw.onnx model --soc-version Ascend310P3")
+    m.add_argument("model", nargs="?", help="NCHW .onnx (fercsv export onnx ... --nchw) or a pretrained name")
     m.add_argument("out", help="output prefix (atc adds .om)")
-    m.add_argument("--soc-version", default="Ascend310")
+    option(m, "--soc-version", library=export_om, help="Ascend chip")
     g = m.add_mutually_exclusive_group()
-    g.add_argument("--batch", type=int, default=1)
-    g.add_argument("--dynamic-batch", default=None, help="batch gears, e.g. 1,2,4,8")
-    m.add_argument("--dry-run", action="store_true", help="print the atc command and exit")
-    m.set_defaults(func=_cmd_export)
-    t = xs.add_parser("tflite", formatter_class=_HELP, help="TFLite, verified with the TFLite interpreter")
-    t.add_argument("model", help="RUN_DIR or .keras")
+    option(g, "--batch", type=positive_int, library=export_om, help="fixed batch size")
+    option(g, "--dynamic-batch", help="batch gears, e.g. 1,2,4,8")
+    option(m, "--dry-run", action="store_true", help="print the atc command and exit")
+    t = verb(xs, "tflite", help="TFLite, verified with the TFLite interpreter", func=_cmd_export,
+             example="fercsv export tflite run/ model.tflite --quantize int8 --data faces.csv")
+    t.add_argument("model", nargs="?", help="RUN_DIR or .keras")
     t.add_argument("out", help="output .tflite")
-    t.add_argument("--quantize", choices=("float16", "int8"), default=None)
-    t.add_argument("--data", default=None, help="CSV for int8 calibration and the accuracy check")
-    t.set_defaults(func=_cmd_export)
+    option(t, "--quantize", choices=QUANTIZATIONS, help="post-training quantisation (default: none)")
+    option(t, "--data", help="CSV for int8 calibration and the accuracy check")
 
 
 def _register_download(sub):
-    d = sub.add_parser("download", formatter_class=_HELP,
-                       help="download a Google Drive file/folder or URL (gdown), cached and verified")
-    d.add_argument("source", help="Drive share link, Drive file ID, or http(s) URL")
-    d.add_argument("dest", nargs="?", default=None, help="file or folder (default: the fercsv cache)")
-    d.add_argument("--md5", default=None)
-    d.add_argument("--sha256", default=None)
-    d.add_argument("--folder", action="store_true", help="the link is a Drive folder")
-    d.add_argument("--force", action="store_true", help="download again even if cached")
-    d.add_argument("--quiet", action="store_true")
-    d.set_defaults(func=_cmd_download)
+    d = verb(sub, "download", help="download a Google Drive file/folder or URL (gdown), cached and verified",
+             func=_cmd_download, example="fercsv download https://drive.google.com/file/d/ID/view fer2013.csv")
+    d.add_argument("url_or_id", metavar="source", help="Drive share link, Drive file ID, or http(s) URL")
+    d.add_argument("dest", nargs="?", help="file or folder (default: the fercsv cache)")
+    option(d, "--md5", help="expected MD5 checksum")
+    option(d, "--sha256", help="expected SHA-256 checksum")
+    option(d, "--folder", action="store_true", help="the link is a Drive folder")
+    option(d, "--force", action="store_true", help="download again even if cached")
+    option(d, "--quiet", action="store_true", help="no progress bar")
 
 
+#: ``register(subparsers)`` functions, in help order; other modules may append theirs.
 REGISTER = [_register_train, _register_predict, _register_export, _register_download]
+
+#: Kept for code that read the TTA choices from here; the table is ``evaluation.TTA_MODES``.
+from .evaluation import TTA_MODES as _TTA  # noqa: E402
+
+TTA_CHOICES = tuple(_TTA)

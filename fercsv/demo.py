@@ -1,10 +1,20 @@
-"""The end-to-end demo on embedded synthetic data: every step of the kit in one command."""
+"""The end-to-end demo on embedded synthetic data: every step of the kit in one command.
+
+The data steps need only the core install; training, prediction and export run
+when the ``train``/``export`` extras are installed.
+"""
+from __future__ import annotations
+
 import tempfile
 import time
 from pathlib import Path
 
+from . import checks
+from .errors import BadInputError
 
-def demo(workdir=None, *, per_class=150, seed=0, epochs=None, core_only=False, out=print):
+
+def demo(workdir=None, *, per_class: int = 150, seed: int = 0, epochs: int | None = None, core_only: bool = False,
+         out=print) -> dict:
     """Run synth -> convert -> info -> split -> convert back in ``workdir`` and print each step.
 
     Later stages (training, evaluation, prediction, export) run when their
@@ -13,9 +23,14 @@ def demo(workdir=None, *, per_class=150, seed=0, epochs=None, core_only=False, o
     from .convert import csv_to_folder, folder_to_csv
     from .dataset import read_csv
     from .info import info
-    from .split import split_csv
+    from .split import split_csv, usage_summary
     from .synth import synth
 
+    checks.integer("demo", "per_class", per_class, minimum=1)
+    checks.integer("demo", "seed", seed)
+    checks.integer("demo", "epochs", epochs, minimum=1, optional=True)
+    if workdir is not None and Path(workdir).exists() and not Path(workdir).is_dir():
+        raise BadInputError(f"{workdir}: exists and is not a folder; give a folder as workdir (CLI --workdir)")
     work = Path(workdir or tempfile.mkdtemp(prefix="fercsv-demo-"))
     work.mkdir(parents=True, exist_ok=True)
     result = {"workdir": str(work)}
@@ -28,9 +43,8 @@ def demo(workdir=None, *, per_class=150, seed=0, epochs=None, core_only=False, o
     out(f"[2] convert folder -> CSV: {report.rows} rows in {csv_path}")
     out("[3] info:\n" + "\n".join("    " + line for line in str(info(csv_path)).splitlines()))
     resplit = work / "faces_resplit.csv"
-    ds = split_csv(csv_path, resplit, val=0.15, test=0.15, seed=seed)
-    out(f"[4] split (stratified 70/15/15): {resplit} "
-        f"({', '.join(f'{u} {int((ds.usage == u).sum())}' for u in ('Training', 'PublicTest', 'PrivateTest'))})")
+    ds = split_csv(csv_path, resplit, val=0.15, test=0.15, seed=seed, existing="replace")
+    out(f"[4] split (stratified 70/15/15): {resplit} ({usage_summary(ds)})")
     back = work / "faces_back"
     csv_to_folder(csv_path, back, overwrite=True)
     again = work / "faces_again.csv"
@@ -46,13 +60,71 @@ def demo(workdir=None, *, per_class=150, seed=0, epochs=None, core_only=False, o
 
 def _upper_floor_stages():
     """Stages that need the train/export extras; empty when TensorFlow is not installed."""
-    try:
-        import keras  # noqa: F401
-        import sklearn  # noqa: F401
-        import tensorflow  # noqa: F401
-    except ImportError:
+    from importlib.util import find_spec
+
+    def installed(name):
+        try:
+            return find_spec(name) is not None
+        except (ImportError, ValueError):
+            return False
+
+    if not all(installed(name) for name in ("keras", "sklearn", "tensorflow")):
         print("(training, prediction and export stages skipped: pip install 'fercsv[all]')")
         return []
-    from . import demo_stages
+    return STAGES
 
-    return demo_stages.STAGES
+
+def stage_train(result, work, dataset, *, out, seed, epochs, **_):
+    from .trainer import train
+
+    run = work / "run"
+    res = train(dataset, run, epochs=epochs or 12, batch_size=32, warmup_epochs=1, seed=seed, tta=False,
+                out=lambda msg: out("    " + msg), verbose=2)
+    out(f"[6] train: best validation accuracy {res.best_val_accuracy:.1%} (epoch {res.best_epoch}); "
+        f"test accuracy {res.test_accuracy:.1%}\n    run folder {run}: best.keras, history.csv, curves.png, "
+        f"confusion.png, report.json")
+    result.update(run=str(run), test_accuracy=res.test_accuracy)
+
+
+def stage_predict(result, work, dataset, *, out, seed, **_):
+    import cv2
+
+    from .faces import detect_faces
+    from .modelio import load_model
+    from .prediction import annotate, predict
+    from .synth import synth_photo
+
+    model = load_model(result["run"])
+    photo, truth = synth_photo(seed=seed, check=lambda img, box: _found(detect_faces(img), box))
+    preds = predict(model, photo)
+    path = work / "photo_annotated.png"
+    cv2.imwrite(str(path), annotate(photo, preds))
+    cv2.imwrite(str(work / "photo.png"), photo)
+    said = ", ".join(f"{p.label} {p.score:.0%}" for p in sorted(preds, key=lambda p: p.box[0]))
+    out(f"[7] predict: {len(preds)} faces found in a synthetic photo (drawn: "
+        f"{', '.join(t[1] for t in truth)}); predicted: {said}\n    annotated image {path}")
+    result.update(photo=str(path), photo_predictions=[p.label for p in preds])
+
+
+def _found(boxes, box):
+    x, y, w, h = box
+    return any(abs((bx + bw / 2) - (x + w / 2)) < w / 3 and abs((by + bh / 2) - (y + h / 2)) < h / 3
+               for bx, by, bw, bh in boxes)
+
+
+def stage_export(result, work, dataset, *, out, **_):
+    try:
+        from .export import export_onnx, export_tflite
+
+        onnx = export_onnx(result["run"], work / "model.onnx", data=dataset)
+        out(f"[8] export ONNX: {onnx.path}; onnxruntime vs Keras on {onnx.n_checked} faces: "
+            f"max |diff| {onnx.max_abs_diff:.1e}, top-1 agreement {onnx.top1_agreement:.0%}")
+        tfl = export_tflite(result["run"], work / "model.tflite", data=dataset)
+        out(f"    export TFLite: {tfl.path}; max |diff| {tfl.max_abs_diff:.1e}, "
+            f"top-1 agreement {tfl.top1_agreement:.0%}")
+        result.update(onnx=str(onnx.path), onnx_max_diff=onnx.max_abs_diff, tflite=str(tfl.path))
+    except ImportError as exc:
+        out(f"[8] export skipped: {exc}")
+
+
+STAGES = [stage_train, stage_predict, stage_export]

@@ -46,6 +46,16 @@ class ExportError(FercsvError):
     """A model export or its numerical verification failed."""
 
 
+def first_line(exc, limit=200) -> str:
+    """The first line of an exception's message, or its type name when the message is empty.
+
+    >>> first_line(ValueError("bad\\nmore")), first_line(KeyError())
+    ('bad', 'KeyError')
+    """
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__
+
+
 def require(module, *, extra, feature):
     """Import ``module`` or raise MissingDependencyError naming the pip extra.
 

@@ -3,6 +3,8 @@
 Labels are matched by name, so a model can be scored on a CSV whose label set
 differs (e.g. CK+ with contempt and no neutral); unscorable classes are listed.
 """
+from __future__ import annotations
+
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +16,7 @@ from .atomic import atomic_path
 from .dataset import FERDataset, read_csv
 from .errors import BadInputError, require
 from .modelio import load_model
+from .runtimes import to_input
 
 
 @dataclass
@@ -32,6 +35,9 @@ class EvalReport:
     absent_labels: list = field(default_factory=list)
     tta: str = "none"
     files: dict = field(default_factory=dict)
+    accuracy_no_tta: float = None
+    roc_auc: dict = field(default_factory=dict)
+    macro_roc_auc: float = None
 
     def to_dict(self):
         return dict(self.__dict__)
@@ -39,11 +45,15 @@ class EvalReport:
     def __str__(self):
         lines = [f"{self.split}: accuracy {self.accuracy:.2%} on {self.n} images "
                  f"(macro F1 {self.macro_f1:.3f}, weighted F1 {self.weighted_f1:.3f}"
-                 f"{f', {self.tta} TTA' if self.tta != 'none' else ''})",
-                 f"  {'label':<10}{'precision':>10}{'recall':>8}{'f1':>8}{'support':>9}"]
+                 f"{f', {self.tta} TTA' if self.tta != 'none' else ''}"
+                 f"{f', macro ROC-AUC {self.macro_roc_auc:.3f}' if self.macro_roc_auc is not None else ''})"]
+        if self.tta != "none" and self.accuracy_no_tta is not None:
+            lines.append(f"  without TTA: accuracy {self.accuracy_no_tta:.2%} (same pass, first view only)")
+        lines.append(f"  {'label':<10}{'precision':>10}{'recall':>8}{'f1':>8}{'roc-auc':>9}{'support':>9}")
         for name, s in self.per_class.items():
+            auc = self.roc_auc.get(name)
             lines.append(f"  {name:<10}{s['precision']:>10.3f}{s['recall']:>8.3f}"
-                         f"{s['f1-score']:>8.3f}{int(s['support']):>9}")
+                         f"{s['f1-score']:>8.3f}{'' if auc is None else f'{auc:.3f}':>9}{int(s['support']):>9}")
         if self.unscored_labels:
             lines.append("  not scored (the model has no such class): " +
                          ", ".join(f"{k} ({v} rows)" for k, v in self.unscored_labels.items()))
@@ -55,7 +65,8 @@ class EvalReport:
 
 
 #: Test-time augmentation modes: the views whose predictions are averaged,
-#: as (mirrored, scale) pairs; scale > 1 zooms in around the centre.
+#: as (mirrored, scale) pairs; scale > 1 zooms in around the centre. The first
+#: view of every mode is the image itself, so one pass also gives the plain score.
 TTA_MODES = {
     "none": ((False, 1.0),),
     "flip": ((False, 1.0), (True, 1.0)),
@@ -69,10 +80,9 @@ def tta_mode(tta):
         return "none"
     if tta is True:
         return "flip"
-    mode = str(tta).strip().lower()
-    if mode not in TTA_MODES:
-        raise BadInputError(f"unknown test-time augmentation {tta!r}; choose one of {', '.join(TTA_MODES)}")
-    return mode
+    from .checks import choice
+
+    return choice("evaluate", "tta", str(tta).strip().lower(), TTA_MODES)
 
 
 def tta_views(images, mode):
@@ -96,23 +106,45 @@ def predict_probabilities(model, images, *, tta=False):
     ``tta``: False (one view), True or ``"flip"`` (with the mirrored faces),
     ``"flip+zoom"`` (six views: mirrored or not, at scales 1, 1.05, 0.95).
     """
-    return np.mean([model.predict(view.astype(np.float32)[..., None] / 255.0)
-                    for view in tta_views(images, tta)], axis=0)
+    return np.mean(_view_probabilities(model, images, tta), axis=0)
 
 
-def evaluate(model, data, *, split="PrivateTest", tta=False, out_dir=None, label_names=None):
+def _view_probabilities(model, images, tta):
+    return [model.predict(to_input(view)) for view in tta_views(images, tta)]
+
+
+def roc_auc_per_class(y, probs, label_names):
+    """One-vs-rest ROC-AUC of each class (None where the split lacks positives or negatives).
+
+    >>> roc_auc_per_class(np.array([0, 1, 1]), np.array([[.9, .1], [.2, .8], [.6, .4]]), ["a", "b"])
+    {'a': 1.0, 'b': 1.0}
+    """
+    from sklearn.metrics import roc_auc_score
+
+    out = {}
+    for k, name in enumerate(label_names):
+        positive = y == k
+        out[name] = float(roc_auc_score(positive, probs[:, k])) if 0 < positive.sum() < len(y) else None
+    return out
+
+
+def evaluate(model, data, *, split: str | None = "PrivateTest", tta: str | bool = "none",
+             out_dir: str | Path | None = None, label_names: list | None = None) -> EvalReport:
     """Score ``model`` (RUN_DIR, model file, Keras model) on ``split`` of ``data`` (CSV or FERDataset).
 
-    ``split=None`` scores every labelled row. Writes ``report.json`` and
+    ``split=None`` (or ``"all"``) scores every labelled row. With TTA the same pass
+    also records the plain accuracy (``accuracy_no_tta``). Writes ``report.json`` and
     ``confusion.png`` into ``out_dir`` (default for a RUN_DIR:
     ``RUN_DIR/evaluations/<data>_<split>/``; otherwise nothing is written).
     """
     sk = require("sklearn.metrics", extra="train", feature="evaluation reports")
     tta = tta_mode(tta)
-    loaded = load_model(model, label_names=label_names)
-    ds = data if isinstance(data, FERDataset) else read_csv(data)
+    split = None if split == "all" else split
     if split is not None:
-        split = L.canonical_usage(split)
+        split = L.canonical_usage(split, where="evaluate: split (CLI --split): ")
+    ds = data if isinstance(data, FERDataset) else read_csv(data)
+    loaded = load_model(model, label_names=label_names)
+    if split is not None:
         if not (ds.usage == split).any():
             raise BadInputError(f"{ds.source}: no {split} rows to evaluate; choose --split among "
                                 f"{', '.join(sorted(set(ds.usage)))}")
@@ -132,7 +164,8 @@ def evaluate(model, data, *, split="PrivateTest", tta=False, out_dir=None, label
     if not keep.any():
         raise BadInputError("none of the data's labels is a class of the model; check the labels "
                             f"(model: {', '.join(loaded.label_names)})")
-    probs = predict_probabilities(loaded, ds.images[keep], tta=tta)
+    views = _view_probabilities(loaded, ds.images[keep], tta)
+    probs = np.mean(views, axis=0)
     pred = probs.argmax(1)
     y = target[keep]
     k = len(loaded.label_names)
@@ -145,7 +178,10 @@ def evaluate(model, data, *, split="PrivateTest", tta=False, out_dir=None, label
     result = EvalReport(split or "all", int(keep.sum()), float((pred == y).mean()), list(loaded.label_names),
                         per_class, float(report["macro avg"]["f1-score"]),
                         float(report["weighted avg"]["f1-score"]), norm.round(4).tolist(), unscored,
-                        absent, tta)
+                        absent, tta, accuracy_no_tta=float((views[0].argmax(1) == y).mean()))
+    result.roc_auc = roc_auc_per_class(y, probs, loaded.label_names)
+    scored = [v for v in result.roc_auc.values() if v is not None]
+    result.macro_roc_auc = float(np.mean(scored)) if scored else None
     if out_dir is None and isinstance(model, (str, Path)) and Path(model).is_dir():
         # Next to the run, never over the run's own report of its test split.
         stem = Path(str(ds.source)).name.split(".")[0] if ds.source else "data"

@@ -4,6 +4,8 @@ Keras 3 models go to ONNX through ``tf2onnx.convert.from_function`` on a
 ``tf.function`` with an explicit input signature (``from_keras`` fails on
 Keras 3). Mixed-precision models are exported in float32.
 """
+from __future__ import annotations
+
 import json
 import re
 import shlex
@@ -17,8 +19,13 @@ import numpy as np
 
 from . import __version__
 from .atomic import atomic_path
-from .errors import BadInputError, ExportError, FercsvError, require
+from .errors import BadInputError, ExportError, FercsvError, first_line, require
+from .labels import USAGES
 from .models import INPUT_NAME
+from .runtimes import to_input
+
+#: Post-training quantisation of TFLite exports (None: float32).
+QUANTIZATIONS = ("float16", "int8")
 
 #: Tolerance of the Keras-vs-runtime check.
 MAX_ABS_DIFF = 1e-4
@@ -80,7 +87,8 @@ def _load_keras(model_or_run_dir):
 
     loaded = load_model(model_or_run_dir)
     if loaded.kind != "keras":
-        raise BadInputError(f"{loaded.source}: export needs a Keras model (.keras or RUN_DIR), not {loaded.kind}")
+        raise BadInputError(f"{loaded.source}: this export needs a Keras model (.keras or RUN_DIR), not "
+                            f"{loaded.kind}; pretrained models ship as ONNX (export them to onnx or om)")
     return _float32_model(loaded.keras_model), loaded.label_names
 
 
@@ -91,7 +99,7 @@ def _sample_batch(data, shape, n=64, seed=0):
 
     ds = data if isinstance(data, FERDataset) else read_csv(data)
     rows = np.random.default_rng(seed).permutation(len(ds))[:n]
-    return ds.images[rows].astype(np.float32)[..., None] / 255.0
+    return to_input(ds.images[rows])
 
 
 def _compare(reference, other):
@@ -102,7 +110,8 @@ def _compare(reference, other):
     return diff, agree
 
 
-def export_onnx(model, path, *, opset=13, nchw=False, verify=True, data=None, tolerance=MAX_ABS_DIFF):
+def export_onnx(model, path: str | Path, *, opset: int = 13, nchw: bool = False, verify: bool = True, data=None,
+                tolerance: float = MAX_ABS_DIFF) -> ExportReport:
     """Export a Keras model / RUN_DIR to ONNX and check it against Keras with onnxruntime.
 
     The ONNX input is named ``image`` with a dynamic batch dimension (NHWC, or
@@ -112,8 +121,11 @@ def export_onnx(model, path, *, opset=13, nchw=False, verify=True, data=None, to
     random) and fails if the max absolute difference exceeds ``tolerance`` or
     any top-1 label differs. Returns an :class:`ExportReport`.
     """
+    from .checks import integer
     from .tfutil import import_tf
 
+    integer("export_onnx", "opset", opset, minimum=7)
+    _check_output(path, ".onnx")
     tf, _ = import_tf()
     tf2onnx = require("tf2onnx", extra="export", feature="ONNX export")
     onnx = require("onnx", extra="export", feature="ONNX export")
@@ -130,7 +142,7 @@ def export_onnx(model, path, *, opset=13, nchw=False, verify=True, data=None, to
         proto, _ = tf2onnx.convert.from_function(fn, input_signature=[spec], opset=opset)
     except Exception as exc:
         raise ExportError(f"tf2onnx could not convert the model ({type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); try another --opset") from None
+                          f"{first_line(exc)}); try another --opset") from None
     proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "batch"
     proto.graph.output[0].type.tensor_type.shape.dim[0].dim_param = "batch"
     for key, value in (("labels", json.dumps(label_names)), ("producer", f"fercsv {__version__}"),
@@ -195,7 +207,7 @@ def atc_command(onnx_path, out_prefix, *, soc_version="Ascend310", batch=1, dyna
     try:
         proto = onnx.load(str(onnx_path), load_external_data=False)
     except Exception as exc:
-        raise BadInputError(f"{onnx_path}: not a readable ONNX model ({str(exc).splitlines()[0][:120]})") from None
+        raise BadInputError(f"{onnx_path}: not a readable ONNX model ({first_line(exc, 120)})") from None
     opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
     if opset not in ATC_OPSETS:
         raise BadInputError(f"{onnx_path}: opset {opset} is not one atc converts (11-15); export again "
@@ -249,17 +261,27 @@ def export_om(onnx_path, out_prefix, *, soc_version="Ascend310", input_shape=Non
     return report
 
 
-def export_tflite(model, path, *, quantize=None, data=None, verify=True):
+def export_tflite(model, path: str | Path, *, quantize: str | None = None, data=None, verify: bool = True,
+                  tolerance: float | None = None) -> ExportReport:
     """Export to TFLite (optionally float16 or int8 quantised) and check it with the TFLite interpreter.
 
     int8 needs ``data`` (CSV or FERDataset): Training images calibrate, and the
-    accuracy change is measured on PublicTest (or all rows when absent).
+    accuracy change is measured on PublicTest (or all rows when absent). A file
+    whose outputs differ from Keras by more than ``tolerance`` (default: 1e-4,
+    2e-2 for float16, 0.2 for int8) is deleted and ExportError raised.
     """
+    from .checks import choice
     from .tfutil import import_tf
 
+    choice("export_tflite", "quantize", quantize, (None, *QUANTIZATIONS))
+    if tolerance is not None:
+        from .checks import number
+
+        number("export_tflite", "tolerance", tolerance, minimum=0)
+    if quantize == "int8" and data is None:
+        raise BadInputError("int8 quantisation needs data for calibration: pass data= (CLI --data CSV)")
+    _check_output(path, ".tflite")
     tf, _ = import_tf()
-    if quantize not in (None, "float16", "int8"):
-        raise BadInputError(f"quantize must be float16 or int8, not {quantize!r}")
     keras_model, label_names = _load_keras(model)
     shape = keras_model.input_shape[1:]
     # Through a SavedModel: converting a concrete function of a Keras 3 model directly
@@ -273,14 +295,12 @@ def export_tflite(model, path, *, quantize=None, data=None, verify=True):
     if quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
     if quantize == "int8":
-        if data is None:
-            raise BadInputError("int8 quantisation needs data for calibration: pass data= (CLI --data CSV)")
         from .dataset import FERDataset, read_csv
 
         ds = data if isinstance(data, FERDataset) else read_csv(data)
-        calib = ds.subset("Training") if (ds.usage == "Training").any() else ds
+        calib = ds.subset(USAGES[0]) if (ds.usage == USAGES[0]).any() else ds
         rows = np.random.default_rng(0).permutation(len(calib))[:200]
-        x_cal = calib.images[rows].astype(np.float32)[..., None] / 255.0
+        x_cal = to_input(calib.images[rows])
 
         def representative():
             for i in range(len(x_cal)):
@@ -290,7 +310,7 @@ def export_tflite(model, path, *, quantize=None, data=None, verify=True):
     try:
         blob = converter.convert()
     except Exception as exc:
-        raise ExportError(f"TFLite conversion failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+        raise ExportError(f"TFLite conversion failed ({type(exc).__name__}: {first_line(exc)})") from None
     finally:
         shutil.rmtree(saved, ignore_errors=True)
     path = Path(path)
@@ -298,20 +318,22 @@ def export_tflite(model, path, *, quantize=None, data=None, verify=True):
         tmp.write_bytes(blob)
     report = ExportReport(str(path), f"TFLite{' ' + quantize if quantize else ''}",
                           details={"labels": ", ".join(label_names), "bytes": len(blob)})
-    _write_labels_next_to(path, label_names)
     if verify:
         x = _sample_batch(data, shape)
         expected = np.asarray(keras_model(x, training=False), np.float32)
         got = tflite_predict(path, x)
         report.max_abs_diff, report.top1_agreement = _compare(expected, got)
         report.n_checked = len(x)
-        limit = MAX_ABS_DIFF if not quantize else (2e-2 if quantize == "float16" else 0.2)
+        limit = tolerance if tolerance is not None else (
+            MAX_ABS_DIFF if not quantize else (2e-2 if quantize == "float16" else 0.2))
         if report.max_abs_diff > limit:
+            path.unlink(missing_ok=True)  # a model that failed its check is not left behind
             raise ExportError(f"{path}: TFLite output differs from Keras by {report.max_abs_diff:.2e} "
-                              f"(limit {limit:g})")
+                              f"(limit {limit:g}); the file was deleted")
+    _write_labels_next_to(path, label_names)
     if quantize == "int8" and ds is not None:
-        val = ds.subset("PublicTest") if (ds.usage == "PublicTest").any() else ds
-        xv = val.images.astype(np.float32)[..., None] / 255.0
+        val = ds.subset(USAGES[1]) if (ds.usage == USAGES[1]).any() else ds
+        xv = to_input(val.images)
         acc_k = float(np.mean(np.asarray(keras_model.predict(xv, verbose=0)).argmax(1) == val.labels))
         acc_t = float(np.mean(tflite_predict(path, xv).argmax(1) == val.labels))
         report.details.update(keras_accuracy=f"{acc_k:.2%}", tflite_accuracy=f"{acc_t:.2%}",
@@ -325,28 +347,58 @@ def _write_labels_next_to(path, label_names):
 
 
 def tflite_predict(path, x):
-    """Run a TFLite model on (N, H, W, 1) float32 images, quantising int8 inputs as needed."""
-    from .tfutil import import_tf
+    """Run a TFLite model on (N, H, W, 1) float32 images (the TFLite runtime of :mod:`fercsv.modelio`)."""
+    from .modelio import TFLiteModel
 
-    tf, _ = import_tf()
-    import warnings
+    return TFLiteModel(path).predict(x)
 
-    with warnings.catch_warnings():  # its deprecation notice points to a package fercsv does not need
-        warnings.simplefilter("ignore", UserWarning)
-        interp = tf.lite.Interpreter(model_path=str(path))
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    interp.resize_tensor_input(inp["index"], (len(x),) + tuple(x.shape[1:]))
-    interp.allocate_tensors()
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    feed = x
-    if inp["dtype"] != np.float32:
-        scale, zero = inp["quantization"]
-        feed = np.clip(np.round(x / scale + zero), np.iinfo(inp["dtype"]).min,
-                       np.iinfo(inp["dtype"]).max).astype(inp["dtype"])
-    interp.set_tensor(inp["index"], feed)
-    interp.invoke()
-    y = interp.get_tensor(out["index"])
-    if out["dtype"] != np.float32:
-        scale, zero = out["quantization"]
-        y = (y.astype(np.float32) - zero) * scale
-    return y.astype(np.float32)
+
+def _check_output(path, suffix):
+    path = Path(path)
+    if path.suffix.lower() != suffix:
+        raise BadInputError(f"{path}: the output file must end in {suffix}")
+    if path.is_dir():
+        raise BadInputError(f"{path}: is a folder; give a file name ending in {suffix}")
+    return path
+
+
+#: Export formats and the function behind each (``export(model, out, format=...)``, CLI ``fercsv export``).
+FORMATS = {"onnx": "export_onnx", "om": "export_om", "tflite": "export_tflite"}
+
+
+def export(model, out: str | Path, *, format: str, **options) -> ExportReport:
+    """Export ``model`` to ``format`` (a key of :data:`FORMATS`): the twin of ``fercsv export``.
+
+    ``model`` is a RUN_DIR or .keras file, or a pretrained name / None for the shipped
+    model (which is ONNX: to ``onnx`` it is copied, to ``om`` converted by atc, and
+    ``tflite`` says it needs a Keras model).
+
+    >>> export("run", "m.tflite", format="coreml")
+    Traceback (most recent call last):
+    ...
+    fercsv.errors.BadInputError: export: format (CLI --format) must be one of onnx, om, tflite; got 'coreml'
+    """
+    from . import pretrained
+    from .checks import choice
+
+    choice("export", "format", format, FORMATS)
+    if model is None or (isinstance(model, str) and pretrained.is_pretrained(model)):
+        name = pretrained.DEFAULT_PRETRAINED if model is None else model.removeprefix("pretrained:")
+        if format == "tflite":
+            raise BadInputError(f"the pretrained model {name!r} ships as ONNX; TFLite export needs a Keras "
+                                "model (a RUN_DIR or .keras file from fercsv train)")
+        source = pretrained.pretrained_path(name)
+        if format == "onnx":
+            return _copy_onnx(source, out)
+        model = source
+    elif format == "om" and Path(str(model)).suffix.lower() != ".onnx":
+        raise BadInputError(f"{model}: om export starts from an NCHW .onnx file; make one with: "
+                            "fercsv export onnx RUN_DIR model.onnx --nchw")
+    return globals()[FORMATS[format]](model, out, **options)
+
+
+def _copy_onnx(source, out):
+    out = _check_output(out, ".onnx")
+    with atomic_path(out) as tmp:
+        shutil.copyfile(source, tmp)
+    return ExportReport(str(out), "ONNX", details={"copied from": str(source)})

@@ -3,6 +3,8 @@
 FER-2013 holds byte-identical images across splits and with conflicting
 labels; this report makes such leakage visible before anyone trains on it.
 """
+from __future__ import annotations
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +39,8 @@ class InfoReport:
     def __str__(self):
         usages = [u for u in L.USAGES if any(u in per for per in self.counts.values())]
         width = max([len(n) for n in self.counts] + [5])
+        if not self.rows:
+            return f"{self.source}: no images (the file holds a header but no data rows)"
         lines = [f"{self.source}: {self.rows} images of {self.image_shape[0]}x{self.image_shape[1]}",
                  "label".ljust(width) + "".join(f"{u:>13}" for u in usages) + f"{'total':>9}"]
         for name, per in self.counts.items():
@@ -69,8 +73,8 @@ def describe(dataset, *, source=None):
     counts = {}
     for name, per in ds.counts().iterrows():
         counts[name] = {u: int(v) for u, v in per.items() if v}
-    flat = ds.images.reshape(n, -1)
-    lo, hi = flat.min(axis=1), flat.max(axis=1) if n else (np.zeros(0), np.zeros(0))
+    flat = ds.images.reshape(n, int(np.prod(ds.images.shape[1:])))
+    lo, hi = (flat.min(axis=1), flat.max(axis=1)) if n and flat.shape[1] else (np.zeros(0), np.zeros(0))
     names = _row_names(ds)
     blank = [names[i] for i in np.flatnonzero(lo == hi)]
     near = [names[i] for i in np.flatnonzero((hi.astype(int) - lo <= 4) & (lo != hi))]
@@ -89,7 +93,7 @@ def describe(dataset, *, source=None):
         for rows in groups.values():
             usages = set(ds.usage[rows])
             report.cross_split_groups += len(usages) > 1
-            report.train_test_groups += "Training" in usages and len(usages) > 1
+            report.train_test_groups += L.USAGES[0] in usages and len(usages) > 1
             report.conflicting_groups += len(set(ds.labels[rows])) > 1
             if len(report.examples) < 20:
                 report.examples.append([f"{names[i]} ({ds.name_of(int(ds.labels[i]))}, {ds.usage[i]})"
@@ -97,7 +101,7 @@ def describe(dataset, *, source=None):
     return report
 
 
-def info(path, *, workers=None):
+def info(path, *, workers: int | None = None) -> InfoReport:
     """Report on a CSV file or an image folder.
 
     >>> import tempfile, os
@@ -106,6 +110,9 @@ def info(path, *, workers=None):
     >>> r = info(p)
     >>> r.rows, len(r.blank), r.duplicate_groups, r.cross_split_groups
     (2, 2, 1, 1)
+    >>> _ = open(p, "w").write("emotion,pixels,Usage\\n")
+    >>> print(info(p))                                  # doctest: +ELLIPSIS
+    /...t.csv: no images (the file holds a header but no data rows)
     """
     if isinstance(path, FERDataset):
         return describe(path)

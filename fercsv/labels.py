@@ -84,6 +84,16 @@ def label_table(names):
     return table
 
 
+def code_names(n_classes):
+    """Names for codes ``0 .. n_classes - 1`` when nothing names them: the fixed known labels,
+    then ``class<code>``. Datasets and models without a labels file both use this.
+
+    >>> code_names(8)[-1], code_names(10)[-2:]
+    ('contempt', ['class8', 'class9'])
+    """
+    return list(EXTENDED_LABELS[:n_classes]) + [f"class{k}" for k in range(len(EXTENDED_LABELS), n_classes)]
+
+
 def is_standard(table):
     """True when every code of ``table`` is a fixed, known code (CSV can hold integers)."""
     return list(table) == list(EXTENDED_LABELS[: len(table)])

@@ -1,77 +1,113 @@
-"""Load trained models with their label names: ``.keras`` files, RUN_DIRs, and ONNX files.
+"""Load a model by what the user has: a RUN_DIR, a .keras/.onnx/.tflite file, a pretrained name.
 
-A loaded model is a :class:`LoadedModel` with one ``predict(batch)`` method,
-so prediction code does not care which runtime sits underneath.
+Every loaded model is a :class:`~fercsv.runtimes.Runtime` with ``predict(faces)``;
+prediction code never asks which runtime sits underneath. ONNX needs only
+onnxruntime; the Keras and TFLite runtimes here import TensorFlow when loaded.
 """
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .errors import BadInputError, require
-from .labels import FER2013_LABELS
+from .errors import BadInputError, first_line
+from .runtimes import OnnxModel, Runtime, default_labels, read_labels  # noqa: F401 - public here too
+
+#: Old name of the runtime interface, kept for code that checks ``isinstance(m, LoadedModel)``.
+LoadedModel = Runtime
+
+#: Model file types by suffix, and the files looked for in a RUN_DIR (in this order).
+MODEL_SUFFIXES = (".keras", ".h5", ".onnx", ".tflite")
+RUN_DIR_MODELS = ("best.keras", "last.keras", "model.onnx")
 
 
-@dataclass
-class LoadedModel:
-    """A model ready to predict: ``predict(x)`` takes (N, H, W, 1) float32 in [0, 1]."""
+class KerasModel(Runtime):
+    """A Keras 3 model; one traced function with a dynamic batch serves every call."""
 
-    label_names: list
-    input_shape: tuple
-    kind: str
-    source: str
-    keras_model: object = None
-    session: object = None
-    input_name: str = None
-    nchw: bool = False
-    _fn: object = field(default=None, repr=False)
+    kind = "keras"
 
-    def predict(self, x):
-        """Class probabilities, (N, n_classes) float32."""
-        x = np.asarray(x, np.float32)
-        if x.ndim == 3:
-            x = x[..., None]
-        if self.kind == "onnx":
-            feed = np.transpose(x, (0, 3, 1, 2)) if self.nchw else x
-            return self.session.run(None, {self.input_name: np.ascontiguousarray(feed)})[0]
+    def __init__(self, keras_model, *, label_names=None, source="memory"):
+        self.keras_model = keras_model
+        self._fn = None
+        n = int(keras_model.output_shape[-1])
+        super().__init__(label_names or default_labels(n), keras_model.input_shape[1:], source)
+
+    def _run(self, x):
         if self._fn is None:
-            tf = require("tensorflow", extra="train", feature="Keras prediction")
+            from .tfutil import import_tf
+
+            tf, _ = import_tf()
             spec = tf.TensorSpec((None,) + tuple(self.input_shape), tf.float32)
-            # One traced function with a dynamic batch: no retracing per call or per batch size.
             self._fn = tf.function(lambda t: self.keras_model(t, training=False), input_signature=[spec])
-        out = []
-        for lo in range(0, len(x), 512):
-            out.append(self._fn(x[lo:lo + 512]).numpy().astype(np.float32, copy=False))
-        return np.concatenate(out) if out else np.zeros((0, len(self.label_names)), np.float32)
+        return self._fn(x).numpy()
 
 
-def default_labels(n_classes):
-    """FER-2013 names for 7 outputs, ``class0..`` otherwise."""
-    if n_classes == len(FER2013_LABELS):
-        return list(FER2013_LABELS)
-    return [f"class{i}" for i in range(n_classes)]
+class TFLiteModel(Runtime):
+    """A TFLite model on TensorFlow's interpreter; int8 inputs and outputs are (de)quantised."""
+
+    kind = "tflite"
+
+    def __init__(self, path, *, label_names=None):
+        import warnings
+
+        from .tfutil import import_tf
+
+        tf, _ = import_tf()
+        with warnings.catch_warnings():  # its deprecation notice points to a package fercsv does not need
+            warnings.simplefilter("ignore", UserWarning)
+            try:
+                self.interpreter = tf.lite.Interpreter(model_path=str(path))
+            except ValueError as exc:
+                raise BadInputError(f"{path}: cannot load as a TFLite model ({first_line(exc, 120)})") from None
+        inp, out = self.interpreter.get_input_details()[0], self.interpreter.get_output_details()[0]
+        n = int(out["shape"][-1])
+        super().__init__(label_names or read_labels(path, n), tuple(int(d) for d in inp["shape"][1:]), path)
+
+    def _run(self, x):
+        from .tfutil import quiet_native_logs
+
+        with quiet_native_logs():  # the interpreter announces its CPU delegate on first use
+            return self._invoke(x)
+
+    def _invoke(self, x):
+        interp = self.interpreter
+        inp = interp.get_input_details()[0]
+        interp.resize_tensor_input(inp["index"], (len(x),) + tuple(x.shape[1:]))
+        interp.allocate_tensors()
+        inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+        feed = x
+        if inp["dtype"] != np.float32:
+            scale, zero = inp["quantization"]
+            info = np.iinfo(inp["dtype"])
+            feed = np.clip(np.round(x / scale + zero), info.min, info.max).astype(inp["dtype"])
+        interp.set_tensor(inp["index"], feed)
+        interp.invoke()
+        y = interp.get_tensor(out["index"])
+        if out["dtype"] != np.float32:
+            scale, zero = out["quantization"]
+            y = (y.astype(np.float32) - zero) * scale
+        return y
 
 
-def read_labels(path, n_classes):
-    """Label names from a labels.json next to or inside ``path``; FER-2013 names as a fallback."""
-    path = Path(path)
-    for candidate in (path / "labels.json", path.with_name("labels.json"),
-                      path.with_suffix(".labels.json")):
-        if candidate.is_file():
-            names = json.loads(candidate.read_text())
-            if len(names) != n_classes:
-                raise BadInputError(f"{candidate} lists {len(names)} labels but the model has "
-                                    f"{n_classes} outputs; use the labels.json of this model")
-            return names
-    return default_labels(n_classes)
+def is_model_spec(spec) -> bool:
+    """True when ``spec`` names a model: a pretrained name, a model file name, or a RUN_DIR holding one.
+
+    >>> is_model_spec("pretrained:ferplus"), is_model_spec("photo.jpg")
+    (True, False)
+    """
+    from .pretrained import is_pretrained
+
+    if isinstance(spec, str) and is_pretrained(spec):
+        return True
+    path = Path(spec)
+    if path.is_dir():
+        return any((path / name).is_file() for name in RUN_DIR_MODELS)
+    return path.suffix.lower() in MODEL_SUFFIXES  # a missing model file is still meant as the model
 
 
 def resolve_model_path(path):
-    """The model file for a RUN_DIR (best.keras, else last.keras) or the path itself."""
+    """The model file for a RUN_DIR (best.keras, else last.keras, else model.onnx) or the path itself."""
     path = Path(path)
     if path.is_dir():
-        for name in ("best.keras", "last.keras", "model.onnx"):
+        for name in RUN_DIR_MODELS:
             if (path / name).is_file():
                 return path / name
         raise BadInputError(f"{path}: no best.keras, last.keras or model.onnx in this folder; "
@@ -81,24 +117,38 @@ def resolve_model_path(path):
     return path
 
 
-def load_model(model, *, label_names=None):
-    """Load a RUN_DIR, a ``.keras`` file, an ``.onnx`` file, or wrap an in-memory Keras model.
+def load_model(model=None, *, label_names=None) -> Runtime:
+    """Load a model: a RUN_DIR, a .keras/.onnx/.tflite file, a pretrained name (``"fer2013"``,
+    ``"pretrained:ferplus"``), an in-memory Keras model, or None for the default pretrained model.
 
-    Returns a :class:`LoadedModel`.
+    Returns a :class:`~fercsv.runtimes.Runtime` (``predict``, ``label_names``, ``input_shape``).
+
+    >>> load_model("no/such/run")
+    Traceback (most recent call last):
+    ...
+    fercsv.errors.BadInputError: no/such/run: no such model file or run folder
     """
-    if isinstance(model, LoadedModel):
+    from . import pretrained
+
+    if isinstance(model, Runtime):
         return model
+    if model is None:
+        model = pretrained.DEFAULT_PRETRAINED
     if not isinstance(model, (str, Path)):
-        shape = tuple(model.input_shape[1:])
-        n = int(model.output_shape[-1])
-        return LoadedModel(list(label_names or default_labels(n)), shape, "keras", "memory",
-                           keras_model=model)
+        if not hasattr(model, "output_shape"):
+            raise BadInputError(f"cannot use a {type(model).__name__} as a model; give a RUN_DIR, a model "
+                                "file, a pretrained name or a Keras model")
+        return KerasModel(model, label_names=label_names)
+    if isinstance(model, str) and pretrained.is_pretrained(model):
+        return OnnxModel(pretrained.pretrained_path(model.removeprefix("pretrained:")), label_names=label_names)
     path = resolve_model_path(model)
-    run_dir = path.parent
-    if path.suffix == ".onnx":
-        return _load_onnx(path, label_names)
-    if path.suffix not in (".keras", ".h5"):
-        raise BadInputError(f"{path}: not a Keras (.keras) or ONNX (.onnx) model file")
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
+        return OnnxModel(path, label_names=label_names)
+    if suffix == ".tflite":
+        return TFLiteModel(path, label_names=label_names)
+    if suffix not in (".keras", ".h5"):
+        raise BadInputError(f"{path}: not a model file; give a .keras, .onnx or .tflite file or a RUN_DIR")
     from .tfutil import import_tf
 
     _, keras = import_tf()
@@ -106,23 +156,8 @@ def load_model(model, *, label_names=None):
         km = keras.models.load_model(path, compile=False)
     except Exception as exc:  # zip errors, missing config, wrong file type
         raise BadInputError(f"{path}: cannot load as a Keras model ({type(exc).__name__}: "
-                            f"{str(exc).splitlines()[0][:120]}); give a .keras file saved by Keras 3") from None
+                            f"{first_line(exc, 120)}); give a .keras file saved by Keras 3") from None
     n = int(km.output_shape[-1])
-    names = list(label_names or read_labels(run_dir if (run_dir / "labels.json").is_file() else path, n))
-    return LoadedModel(names, tuple(km.input_shape[1:]), "keras", str(path), keras_model=km)
-
-
-def _load_onnx(path, label_names):
-    ort = require("onnxruntime", extra="export", feature="ONNX prediction")
-    try:
-        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    except Exception as exc:
-        raise BadInputError(f"{path}: cannot load as an ONNX model ({str(exc).splitlines()[0][:120]})") from None
-    inp = sess.get_inputs()[0]
-    meta = sess.get_modelmeta().custom_metadata_map
-    shape = [d if isinstance(d, int) else None for d in inp.shape]
-    nchw = len(shape) == 4 and shape[1] in (1, 3) and shape[3] not in (1, 3)
-    hwc = (shape[2], shape[3], shape[1]) if nchw else tuple(shape[1:])
-    n = sess.get_outputs()[0].shape[-1]
-    names = label_names or (json.loads(meta["labels"]) if "labels" in meta else read_labels(path, n))
-    return LoadedModel(list(names), hwc, "onnx", str(path), session=sess, input_name=inp.name, nchw=nchw)
+    run_dir = path.parent
+    names = label_names or read_labels(run_dir if (run_dir / "labels.json").is_file() else path, n)
+    return KerasModel(km, label_names=names, source=path)

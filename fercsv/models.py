@@ -3,6 +3,7 @@
 Every model starts with an ``Input`` named ``image`` (exporters use the name)
 and ends with a float32 softmax; no augmentation layers live inside a model.
 """
+from . import checks
 from .errors import BadInputError, FercsvError
 from .tfutil import import_tf
 
@@ -70,20 +71,16 @@ def transfer(backbone, input_shape=(48, 48, 1), n_classes=7, *, weights=None, si
     ``weights="imagenet"`` downloads pretrained weights (a clear error says so
     when that fails, e.g. offline); ``weights=None`` trains from scratch.
     """
+    key = backbone_key(backbone)
+    checks.choice("build_model", "weights", weights, WEIGHTS)
     tf, keras = import_tf()
     L = keras.layers
-    apps = {"vgg16": keras.applications.VGG16, "vgg19": keras.applications.VGG19,
-            "resnet50": keras.applications.ResNet50, "mobilenetv2": keras.applications.MobileNetV2,
-            "efficientnetb0": keras.applications.EfficientNetB0}
-    key = backbone.lower().replace("-", "").replace("_", "")
-    if key not in apps:
-        raise BadInputError(f"unknown backbone {backbone!r}; choose one of {', '.join(apps)}")
     inp = keras.Input(input_shape, name=INPUT_NAME)
     x = L.Resizing(size, size)(inp)
     x = L.Concatenate()([x, x, x])
     x = L.Rescaling(255.0)(x)  # keras.applications expect 0..255 inputs before their own preprocessing
     try:
-        base = apps[key](include_top=False, weights=weights, input_shape=(size, size, 3))
+        base = getattr(keras.applications, BACKBONES[key])(include_top=False, weights=weights, input_shape=(size, size, 3))
     except Exception as exc:  # urllib errors, HTTP errors, certificate errors...
         if weights is None:
             raise
@@ -98,7 +95,38 @@ def transfer(backbone, input_shape=(48, 48, 1), n_classes=7, *, weights=None, si
     return keras.Model(inp, out, name=f"{key}_transfer")
 
 
+#: Named models (``build_model(name)``, CLI ``train --model``); the first is the default.
 MODELS = {"fercnn": fercnn, "seed-cnn": seed_cnn}
+
+#: Transfer backbones (``build_model(backbone=...)``, CLI ``--backbone``): name -> keras.applications class.
+BACKBONES = {"vgg16": "VGG16", "vgg19": "VGG19", "resnet50": "ResNet50", "mobilenetv2": "MobileNetV2",
+             "efficientnetb0": "EfficientNetB0"}
+
+#: Backbone weights: from scratch, or downloaded ImageNet weights.
+WEIGHTS = (None, "imagenet")
+
+
+def backbone_key(backbone: str) -> str:
+    """The :data:`BACKBONES` key of a spelling such as ``"VGG-16"``; a clear error for unknown ones.
+
+    >>> backbone_key("MobileNet_V2")
+    'mobilenetv2'
+    """
+    key = str(backbone).lower().replace("-", "").replace("_", "")
+    if key not in BACKBONES:
+        raise BadInputError(f"build_model: backbone (CLI --backbone) must be one of {', '.join(BACKBONES)}; "
+                            f"got {backbone!r}")
+    return key
+
+
+def check_model(name, backbone=None, weights=None):
+    """Validate a model choice before anything is built or written."""
+    if backbone:
+        backbone_key(backbone)
+    elif name not in MODELS:
+        raise BadInputError(f"unknown model {name!r}: build_model: model (CLI --model) must be one of "
+                            f"{', '.join(MODELS)}, or pass a backbone such as vgg16")
+    checks.choice("build_model", "weights", weights, WEIGHTS)
 
 
 def build_model(name="fercnn", *, input_shape=(48, 48, 1), n_classes=7, backbone=None, weights=None):
@@ -108,9 +136,7 @@ def build_model(name="fercnn", *, input_shape=(48, 48, 1), n_classes=7, backbone
     >>> m.input.name, m.output.shape                         # doctest: +SKIP
     ('image', (None, 7))
     """
+    check_model(name, backbone, weights)
     if backbone:
         return transfer(backbone, input_shape, n_classes, weights=weights)
-    if name not in MODELS:
-        raise BadInputError(f"unknown model {name!r}; choose one of {', '.join(MODELS)} "
-                            "or pass a backbone such as vgg16")
     return MODELS[name](input_shape, n_classes)

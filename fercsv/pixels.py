@@ -80,13 +80,13 @@ def decode_spans(buf, starts, ends, *, n_pixels=None):
     """Decode the pixel fields ``buf[starts[i]:ends[i]]`` of a byte buffer.
 
     ``buf`` is a uint8 array; each field must be followed by a separator byte
-    (space, comma, CR or LF) and preceded by at least 3 bytes. Returns
+    (space, comma, CR or LF) and preceded by at least 4 bytes. Returns
     ``(images, good, problems)``: ``images`` holds the rows listed in ``good``
     (indices into the spans), ``problems`` maps each bad span index to what is
     wrong with it. ``n_pixels`` defaults to the token count of the first row.
 
-    >>> data = np.frombuffer(b"xx,1 2 3,\\n", np.uint8)
-    >>> decode_spans(data, np.array([3]), np.array([8]))[0].tolist()
+    >>> data = np.frombuffer(b"xxx,1 2 3,\\n", np.uint8)
+    >>> decode_spans(data, np.array([4]), np.array([9]))[0].tolist()
     [[1, 2, 3]]
     """
     starts = np.asarray(starts, dtype=np.int64)

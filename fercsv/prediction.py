@@ -1,20 +1,36 @@
-"""Predict emotions on photos, arrays and face crops; draw the results; write CSV/JSON reports.
+"""Predict emotions on photos, arrays, face crops, folders and videos; draw results; write reports.
 
 ``predict(model, image)`` returns one :class:`FacePrediction` per detected face
-(or one for the whole image with ``detect=False``).
+(or one for the whole image with ``detect=False``). :func:`predict_paths` is the
+batch twin of ``fercsv predict``: files, folders, globs and videos, carrying on
+past unreadable files and writing each result as it is made.
 """
+from __future__ import annotations
+
+import csv
+import glob
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from .atomic import atomic_path
-from .errors import BadImageError
+from .errors import BadImageError, BadInputError, FercsvError, first_line
 from .faces import crop_face, detect_faces
-from .images import read_color, resize, to_gray  # noqa: F401 - read_color is public here too
+from .images import IMAGE_EXTENSIONS, read_color, resize, to_gray  # noqa: F401 - read_color is public here too
 from .modelio import load_model
+from .runtimes import to_input
+
+#: How a video's frames make one emotion: the most frequent frame label, or the highest mean probability.
+AGGREGATIONS = ("vote", "mean")
+
+#: File suffixes treated as videos by :func:`predict_paths`.
+VIDEO_EXTENSIONS = frozenset(".mp4 .avi .mov .mkv .webm .m4v .mpg .mpeg".split())
+
+#: Video options :func:`predict_paths` passes to ``fercsv.video.predict_video``.
+VIDEO_OPTION_NAMES = ("aggregate_by", "second_half", "every")
 
 
 @dataclass
@@ -40,8 +56,8 @@ def _faces_of(image, *, detect, size, equalize, color_order, detect_options):
                    for b in boxes]
 
 
-def predict(model, image, *, detect=True, color_order="BGR", equalize=False, max_faces=None,
-            **detect_options):
+def predict(model, image, *, detect: bool = True, color_order: str = "BGR", equalize: bool = False,
+            max_faces: int | None = None, **detect_options) -> list:
     """Predict the emotion of every face in ``image``.
 
     ``image`` is a file path, or an array: grayscale, BGR (OpenCV) or RGB
@@ -65,7 +81,7 @@ def predict(model, image, *, detect=True, color_order="BGR", equalize=False, max
         boxes, crops = boxes[:max_faces], crops[:max_faces]
     if not crops:
         return []
-    probs = loaded.predict(np.stack(crops).astype(np.float32)[..., None] / 255.0)
+    probs = loaded.predict(to_input(np.stack(crops)))
     out = []
     for box, p in zip(boxes, probs):
         k = int(np.argmax(p))
@@ -120,25 +136,243 @@ def predict_files(model, paths, out_dir, *, detect=True, **options):
     """Predict each image file, write annotated copies and predictions.csv/json to ``out_dir``.
 
     Returns the list of row dicts (one per face; files without faces get a
-    row with an empty label so nothing silently disappears).
+    row with an empty label so nothing silently disappears). Unreadable files
+    are skipped and listed; see :func:`predict_paths` for folders, globs and videos.
     """
-    loaded = load_model(model)
+    report = predict_paths(list(paths), model=model, out_dir=out_dir, detect=detect, out=None, **options)
+    return report.rows
+
+
+@dataclass
+class BatchReport:
+    """What :func:`predict_paths` did: files predicted, faces found, files skipped and why."""
+
+    out_dir: str
+    predicted: int = 0
+    faces: int = 0
+    resumed: int = 0
+    no_face: list = field(default_factory=list)
+    skipped: dict = field(default_factory=dict)
+    videos: dict = field(default_factory=dict)
+    files: dict = field(default_factory=dict)
+    rows: list = field(default_factory=list, repr=False)
+
+    def to_dict(self):
+        return {k: v for k, v in asdict(self).items() if k != "rows"}
+
+    def __str__(self):
+        lines = [f"predicted {self.predicted} files ({self.faces} faces"
+                 f"{f', {len(self.no_face)} without a face' if self.no_face else ''}"
+                 f"{f', {len(self.videos)} videos' if self.videos else ''})"
+                 + (f"; {self.resumed} already done before this run" if self.resumed else "")]
+        if self.skipped:
+            lines.append(f"skipped {len(self.skipped)} unreadable inputs:")
+            lines += [f"  {k}: {v}" for k, v in self.skipped.items()]
+        lines += [f"  {k}: {v}" for k, v in self.files.items()]
+        return "\n".join(lines)
+
+
+def _static_root(pattern):
+    parts = Path(pattern).parts
+    root = [p for p in parts[:next((i for i, p in enumerate(parts) if glob.has_magic(p)), len(parts))]]
+    return Path(*root) if root else Path(".")
+
+
+def _folder_files(folder):
+    wanted = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
+    return [f for f in sorted(Path(folder).rglob("*")) if f.is_file() and f.suffix.lower() in wanted
+            and not any(part.startswith(".") for part in f.relative_to(folder).parts)]
+
+
+def expand_inputs(inputs):
+    """``(files, missing)``: each input file with the relative path its outputs mirror, in order.
+
+    Folders are walked recursively (image and video files); globs are expanded
+    (``**`` included); missing inputs are returned with a reason instead of raising.
+    """
+    found, missing, seen = [], {}, set()
+
+    def add(path, rel):
+        key = Path(path).resolve()
+        if key not in seen:
+            seen.add(key)
+            found.append((Path(path), Path(rel)))
+
+    for text in map(str, inputs):
+        path = Path(text)
+        if path.is_dir():
+            for f in _folder_files(path):
+                add(f, Path(path.resolve().name) / f.relative_to(path))
+        elif path.is_file():
+            add(path, path.name)
+        elif glob.has_magic(text):
+            root = _static_root(text)
+            matches = sorted(glob.glob(text, recursive=True))
+            for m in matches:
+                m = Path(m)
+                for f in (_folder_files(m) if m.is_dir() else [m]):
+                    add(f, f.relative_to(root) if f.is_relative_to(root) else f.name)
+            if not matches:
+                missing[text] = "no file matches this pattern"
+        else:
+            missing[text] = "no such file or folder"
+    return found, missing
+
+
+class _RowWriter:
+    """predictions.csv opened for appending; each file's rows are written and flushed at once."""
+
+    def __init__(self, path, label_names, *, resume):
+        self.path = Path(path)
+        self.columns = ["file", "face", "box", "label", "score", "annotated"] + [f"p_{n}" for n in label_names]
+        self.done = set()
+        if resume and self.path.is_file():
+            self._trim_partial_line()
+            with open(self.path, newline="") as fh:
+                reader = csv.reader(fh)
+                header = next(reader, None)
+                if header is not None and header != self.columns:
+                    raise BadInputError(f"{self.path}: was written for other labels ({', '.join(header[6:])}); "
+                                        "resume with the same model, or choose another --out")
+                self.done = {row[0] for row in reader if len(row) == len(self.columns)}
+        elif self.path.exists():
+            self.path.unlink()
+        fresh = not self.path.is_file() or self.path.stat().st_size == 0
+        self.fh = open(self.path, "a", newline="")
+        self.writer = csv.writer(self.fh)
+        if fresh:
+            self.writer.writerow(self.columns)
+            self.fh.flush()
+
+    def _trim_partial_line(self):
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            self.path.write_bytes(data[:data.rfind(b"\n") + 1])
+
+    def write(self, rows):
+        flat = [[r["file"], r["face"], "" if r["box"] is None else json.dumps(list(r["box"])), r["label"],
+                 r["score"], r["annotated"]] + [round(v, 6) for v in r.get("probabilities", {}).values()]
+                for r in rows]
+        flat = [f + [""] * (len(self.columns) - len(f)) for f in flat]
+        self.writer.writerows(flat)
+        self.fh.flush()
+
+    def close(self):
+        self.fh.close()
+
+
+def _unique_name(used, rel, suffix):
+    base = rel.with_name(rel.stem + suffix)
+    candidate, k = base, 2
+    while candidate in used:
+        candidate = base.with_name(f"{base.stem}_{k}{base.suffix}")
+        k += 1
+    used.add(candidate)
+    return candidate
+
+
+def _predict_one_image(loaded, path, target, out_dir, options):
+    img = read_color(path)
+    preds = predict(loaded, img, **options)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as tmp:
+        ok, buf = cv2.imencode(".png", annotate(img, preds))
+        tmp.write_bytes(buf.tobytes())
+    common = {"file": str(path), "annotated": str(target)}
+    if not preds:
+        return preds, [{**common, "face": -1, "box": None, "label": "", "score": 0.0}]
+    return preds, [{**common, "face": i, "box": p.box, "label": p.label, "score": round(p.score, 6),
+                    "probabilities": p.probabilities} for i, p in enumerate(preds)]
+
+
+def predict_paths(inputs: list, *, model=None, out_dir: str | Path = "predictions", detect: bool = True,
+                  equalize: bool = False, resume: bool = False, out=print, **video_options) -> BatchReport:
+    """Predict every image and video among ``inputs`` (files, folders walked recursively, globs).
+
+    Writes into ``out_dir``: an annotated PNG per image mirroring the input tree
+    (``photos/a/x.jpg`` -> ``out_dir/photos/a/x_pred.png``, made unique when names
+    collide), a folder per video (``fercsv.video.predict_video``), and
+    ``predictions.csv`` with one row per face, appended and flushed as each file is
+    done (``predictions.json`` at the end). Unreadable files are skipped and listed;
+    ``resume=True`` skips files already in ``predictions.csv``. ``model`` as for
+    :func:`fercsv.load_model` (None: the shipped pretrained model). ``video_options``
+    (``aggregate_by``, ``second_half``, ``every``...) go to ``predict_video``.
+    Returns a :class:`BatchReport`.
+    """
+    say = out or (lambda *_: None)
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BadInputError(f"{out_dir}: exists and is not a folder; choose another --out")
+    if not inputs:
+        raise BadInputError("predict: give at least one image, folder, glob or video")
+    if "aggregate_by" in video_options and video_options["aggregate_by"] not in AGGREGATIONS:
+        raise BadInputError(f"predict: aggregate_by (CLI --aggregate) must be one of {', '.join(AGGREGATIONS)}; "
+                            f"got {video_options['aggregate_by']!r}")
+    files, missing = expand_inputs(inputs)
+    if not files:
+        raise BadInputError("predict: no images or videos found in " + ", ".join(map(str, inputs)) +
+                            (f" ({'; '.join(f'{k}: {v}' for k, v in missing.items())})" if missing else ""))
+    videos = [f for f in files if f[0].suffix.lower() in VIDEO_EXTENSIONS]
+    if video_options and not videos:
+        raise BadInputError(f"predict: {', '.join(sorted(video_options))} apply to videos, and none of the "
+                            "inputs is a video; drop those options")
+    loaded = load_model(model)
     out_dir.mkdir(parents=True, exist_ok=True)
+    report = BatchReport(str(out_dir), skipped=dict(missing))
+    options = {"detect": detect, "equalize": equalize}
+    writer = _RowWriter(out_dir / "predictions.csv", loaded.label_names, resume=resume)
+    used = set()
+    try:
+        for path, rel in files:
+            is_video = path.suffix.lower() in VIDEO_EXTENSIONS
+            target = out_dir / _unique_name(used, rel, "" if is_video else "_pred.png")
+            if str(path) in writer.done:
+                report.resumed += 1
+                continue
+            try:
+                if is_video:
+                    from .video import predict_video
+
+                    result = predict_video(loaded, path, target, **options, **video_options)
+                    rows = [{"file": str(path), "face": -1, "box": None, "label": result.label,
+                             "score": round(result.scores.get(result.label, 0.0), 6), "annotated": str(target),
+                             "probabilities": {n: result.scores.get(n, 0.0) for n in loaded.label_names}}]
+                    report.videos[str(path)] = result.label
+                    say(f"{path}: {result}")
+                else:
+                    preds, rows = _predict_one_image(loaded, path, target, out_dir, options)
+                    report.faces += len(preds)
+                    if not preds:
+                        report.no_face.append(str(path))
+                    say(f"{path}: " + ("no face found" if not preds else "; ".join(
+                        f"face {i} {p.label} {p.score:.0%} at {p.box}" for i, p in enumerate(preds))))
+            except (FercsvError, cv2.error) as exc:
+                report.skipped[str(path)] = first_line(exc)
+                say(f"{path}: skipped ({first_line(exc)})")
+                continue
+            writer.write(rows)
+            report.rows += rows
+            report.predicted += 1
+    finally:
+        writer.close()
+    report.files["csv"] = str(writer.path)
+    report.files["json"] = str(_write_json_from_csv(writer.path, loaded.label_names))
+    return report
+
+
+def _write_json_from_csv(csv_path, label_names):
     rows = []
-    for path in paths:
-        img = read_color(path)
-        preds = predict(loaded, img, detect=detect, **options)
-        name = Path(path).stem + "_pred.png"
-        with atomic_path(out_dir / name) as tmp:
-            ok, buf = cv2.imencode(".png", annotate(img, preds))
-            tmp.write_bytes(buf.tobytes())
-        if not preds:
-            rows.append({"file": str(path), "face": -1, "box": None, "label": "", "score": 0.0,
-                         "annotated": str(out_dir / name)})
-        for i, p in enumerate(preds):
-            rows.append({"file": str(path), "face": i, "box": p.box, "label": p.label,
-                         "score": round(p.score, 6), "probabilities": p.probabilities,
-                         "annotated": str(out_dir / name)})
-    write_rows(rows, out_dir)
-    return rows
+    with open(csv_path, newline="") as fh:
+        for r in csv.DictReader(fh):
+            row = {k: v for k, v in r.items() if not k.startswith("p_")}
+            row["face"] = int(row["face"])
+            row["score"] = float(row["score"])
+            row["box"] = json.loads(row["box"]) if row["box"] else None
+            probs = {n: float(r[f"p_{n}"]) for n in label_names if r.get(f"p_{n}")}
+            if probs:
+                row["probabilities"] = probs
+            rows.append(row)
+    path = Path(csv_path).with_suffix(".json")
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(rows, indent=1))
+    return path

@@ -4,12 +4,15 @@ Position, scale, rotation, brightness, contrast and noise are jittered, so a
 CNN must learn the shapes; no single pixel tells the class. Used by the demo,
 the tests and the starter notebook, so everything runs with no download.
 """
+from __future__ import annotations
+
 import math
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from . import checks
 from . import labels as L
 from .dataset import FERDataset
 
@@ -95,19 +98,26 @@ def draw_face(label, rng, *, size=48, photo=False):
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
 
+def _check_synth(func, per_class, seed, size):
+    checks.integer(func, "per_class", per_class, minimum=1)
+    checks.integer(func, "seed", seed)
+    checks.integer(func, "size", size, minimum=8, maximum=1024)
+
+
 def split_sizes(per_class):
     """Images per class in train, val and test for ``per_class`` training images."""
     extra = max(2, int(math.ceil(per_class * 0.2)))
     return {"train": per_class, "val": extra, "test": extra}
 
 
-def synth_dataset(*, per_class=100, seed=0, size=48, labels=L.FER2013_LABELS):
+def synth_dataset(*, per_class: int = 100, seed: int = 0, size: int = 48, labels=L.FER2013_LABELS) -> FERDataset:
     """An in-memory :class:`FERDataset` of synthetic faces (Training, PublicTest, PrivateTest).
 
     >>> ds = synth_dataset(per_class=5)
     >>> len(ds), sorted(set(ds.usage))
     (63, ['PrivateTest', 'PublicTest', 'Training'])
     """
+    _check_synth("synth_dataset", per_class, seed, size)
     rng = np.random.default_rng(seed)
     images, codes, usage = [], [], []
     for split, n in split_sizes(per_class).items():
@@ -120,7 +130,7 @@ def synth_dataset(*, per_class=100, seed=0, size=48, labels=L.FER2013_LABELS):
                       list(L.FER2013_LABELS), source="synthetic")
 
 
-def synth(outdir, *, per_class=100, seed=0, size=48):
+def synth(outdir, *, per_class: int = 100, seed: int = 0, size: int = 48) -> dict:
     """Write synthetic faces as ``outdir/<train|val|test>/<label>/<label>_<i>.png``.
 
     Returns the number of images written per split.
@@ -131,6 +141,7 @@ def synth(outdir, *, per_class=100, seed=0, size=48):
     """
     from .images import encode_png
 
+    _check_synth("synth", per_class, seed, size)
     rng = np.random.default_rng(seed)
     outdir = Path(outdir)
     written = {}

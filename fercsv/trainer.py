@@ -1,23 +1,49 @@
 """Train a facial-expression CNN into a RUN_DIR that survives a killed runtime.
 
-RUN_DIR holds best.keras, last.keras, a Keras BackupAndRestore state,
+RUN_DIR holds best.keras, last.keras (with the optimizer state), state.json,
 history.csv, labels.json, config.json, curves.png and, when the run ends,
 done.json plus the evaluation reports. Running the same call again resumes
-from the last completed epoch; a finished run is not trained again.
+after the last completed epoch; a finished run is not trained again.
+
+Each epoch ends with one commit: its model files are written under staging names,
+then ``state.json`` (epoch count, history rows, best score) is replaced atomically,
+then the staged files are renamed into place and ``history.csv`` is redrawn from the
+state. A process killed at any instant leaves either the old or the new epoch, never
+a mix, and a row shown in ``history.csv`` is never trained again.
 """
+from __future__ import annotations
+
 import json
+import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__ as fercsv_version
+from . import checks
 from .atomic import atomic_path
 from .dataset import FERDataset, read_csv
 from .errors import BadInputError, FercsvError
-from .split import balance, class_weights, split
+from .labels import USAGES
+from .split import BALANCE_METHODS, balance, class_weights, split
+
+TRAINING, VALIDATION, TEST = USAGES
+
+#: Learning-rate schedules: cosine decay after a linear warm-up, or halving on a validation plateau.
+SCHEDULES = ("cosine", "plateau")
+
+#: Class weighting of the loss (None: unweighted): "balanced" weighs classes by inverse frequency.
+CLASS_WEIGHTS = ("balanced",)
+
+#: Train-minus-validation accuracy (points of 1.0) from which a run is said to over-fit.
+OVERFIT_GAP = 0.08
+
+#: Test hook: ``FERCSV_CRASH_AT=<point>:<epoch>`` ends the process at that instant of an epoch's
+#: commit (points: staged, committed, renamed-last, published), to prove resuming is safe.
+CRASH_ENV = "FERCSV_CRASH_AT"
 
 
 @dataclass
@@ -48,10 +74,34 @@ class TrainConfig:
         runtime = ("patience", "precision", "time_limit_minutes", "tta")
         return {k: v for k, v in asdict(self).items() if k not in runtime}
 
+    def check(self):
+        """Raise BadInputError naming the first bad setting; returns self with TTA normalised."""
+        from .evaluation import tta_mode
+        from .models import check_model
+        from .tfutil import check_precision
+
+        check_model(self.model, self.backbone, self.weights)
+        checks.integer("train", "epochs", self.epochs, minimum=1)
+        checks.integer("train", "batch_size", self.batch_size, minimum=1)
+        checks.number("train", "lr", self.lr, above=0)
+        checks.choice("train", "schedule", self.schedule, SCHEDULES)
+        checks.integer("train", "warmup_epochs", self.warmup_epochs, minimum=0)
+        checks.number("train", "label_smoothing", self.label_smoothing, minimum=0, below=1)
+        checks.number("train", "weight_decay", self.weight_decay, minimum=0)
+        checks.choice("train", "augment", self.augment, (True, False))
+        checks.choice("train", "class_weight", self.class_weight, (None, *CLASS_WEIGHTS))
+        checks.choice("train", "balance", self.balance, (None, *BALANCE_METHODS))
+        checks.integer("train", "patience", self.patience, minimum=0)
+        check_precision(self.precision)
+        checks.integer("train", "seed", self.seed)
+        checks.number("train", "time_limit_minutes", self.time_limit_minutes, above=0, optional=True)
+        self.tta = tta_mode(self.tta)
+        return self
+
 
 @dataclass
 class TrainResult:
-    """Where a run lives and what it reached."""
+    """Where a run lives, what it reached, and how well it fits."""
 
     run_dir: str
     epochs_run: int
@@ -61,15 +111,53 @@ class TrainResult:
     resumed_from: int = 0
     seconds: float = 0.0
     files: dict = field(default_factory=dict)
+    train_accuracy: float = None
+    fit: str = ""
+
+    @property
+    def gap(self):
+        """Training minus validation accuracy at the best epoch (None when unknown)."""
+        return None if self.train_accuracy is None else self.train_accuracy - self.best_val_accuracy
 
     def __str__(self):
         lines = [f"run {self.run_dir}: {self.epochs_run} epochs"
-                 + (f" (resumed at epoch {self.resumed_from})" if self.resumed_from else "")
+                 + (f" (resumed at epoch {self.resumed_from + 1})" if self.resumed_from else "")
                  + f", best validation accuracy {self.best_val_accuracy:.2%} at epoch {self.best_epoch}"]
+        if self.gap is not None:
+            lines.append(f"training accuracy {self.train_accuracy:.2%} at that epoch: a gap of "
+                         f"{self.gap * 100:+.1f} points to validation")
+        if self.fit:
+            lines.append(self.fit)
         if self.test_accuracy is not None:
             lines.append(f"test (PrivateTest) accuracy of the best model: {self.test_accuracy:.2%}")
         lines += [f"  {k}: {v}" for k, v in self.files.items()]
         return "\n".join(lines)
+
+
+def diagnose_fit(history, best_epoch, epochs_planned):
+    """One plain sentence on under- or over-fitting, from the history rows.
+
+    >>> rows = [{"epoch": 0, "accuracy": 0.9, "val_accuracy": 0.6}]
+    >>> diagnose_fit(rows, 1, 1).split(":")[0]
+    'over-fits'
+    """
+    if not history or best_epoch < 1:
+        return ""
+    row = history[best_epoch - 1]
+    train_acc, val_acc = row.get("accuracy"), row.get("val_accuracy")
+    if train_acc is None or val_acc is None:
+        return ""
+    gap = train_acc - val_acc
+    if gap >= OVERFIT_GAP:
+        return (f"over-fits: training accuracy is {gap * 100:.1f} points above validation; try more "
+                "augmentation, --label-smoothing 0.2, a larger --weight-decay, --balance, or more data")
+    still_rising = best_epoch >= len(history) and len(history) >= epochs_planned
+    if still_rising:
+        return ("under-fits: validation accuracy was still rising at the last epoch and training accuracy "
+                f"is within {max(gap, 0) * 100:.1f} points of it; train longer (--epochs), or try a "
+                "larger model (--backbone) or a higher --lr")
+    return (f"fits: the gap between training and validation accuracy is {gap * 100:.1f} points and "
+            "validation stopped improving before the end")
 
 
 def _write_json(path, data):
@@ -80,9 +168,9 @@ def _write_json(path, data):
 def _versions():
     out = {"python": platform.python_version(), "fercsv": fercsv_version, "numpy": np.__version__}
     try:
-        import keras
-        import tensorflow as tf
+        from .tfutil import import_tf
 
+        tf, keras = import_tf()
         out.update(tensorflow=tf.__version__, keras=keras.__version__)
     except ImportError:
         pass
@@ -90,70 +178,43 @@ def _versions():
 
 
 def _prepare_data(data, config, out):
+    """The dataset to train on, checked before anything is written."""
     ds = data if isinstance(data, FERDataset) else read_csv(data)
     ds = ds.subset(ds.labels >= 0)
-    if not (ds.usage == "Training").any():
+    if not (ds.usage == TRAINING).any():
         raise BadInputError(f"{ds.source}: no Training rows; assign Usage with 'fercsv split'")
-    if not (ds.usage == "PublicTest").any():
+    if ds.subset(TRAINING).targets() is not None and config.class_weight:
+        raise BadInputError("class_weight cannot be combined with soft targets (p_<label> columns); "
+                            "drop one of them")
+    if not (ds.usage == VALIDATION).any():
         out("no PublicTest rows: holding out 10% of Training (stratified) for validation")
-        train_rows = ds.subset(ds.usage == "Training")
-        held = split(train_rows, val=0.1, test=0.0, seed=config.seed)
-        others = ds.subset(ds.usage != "Training")
+        train_rows = ds.subset(ds.usage == TRAINING)
+        held = split(train_rows, val=0.1, test=0.0, seed=config.seed, existing="replace")
+        others = ds.subset(ds.usage != TRAINING)
+        extra = {k: np.concatenate([np.asarray(held.extra[k]), np.asarray(others.extra[k])])
+                 for k in held.extra if k in others.extra}
         ds = FERDataset(np.concatenate([held.images, others.images]),
                         np.concatenate([held.labels, others.labels]),
-                        np.concatenate([held.usage, others.usage]), ds.label_names, source=ds.source)
+                        np.concatenate([held.usage, others.usage]), ds.label_names, source=ds.source,
+                        extra=extra)
     if config.balance:
         ds = balance(ds, method=config.balance, seed=config.seed)
     return ds
 
 
-class _Recorder:
-    """Keras callback factory: history.csv, best/last checkpoints, early stopping and a time
-    limit, all written atomically and restored on resume."""
+# ---- the epoch commit -------------------------------------------------------------------------
 
-    def __new__(cls, keras, run_dir, config, history, state, t_start, out):
-        class Recorder(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                logs = dict(logs or {})
-                row = {"epoch": epoch, **{k: float(v) for k, v in logs.items()}}
-                lr = self.model.optimizer.learning_rate
-                row["lr"] = float(np.asarray(lr.numpy() if hasattr(lr, "numpy") else lr))
-                history.append(row)
-                _write_history(run_dir / "history.csv", history)
-                val = row.get("val_accuracy", row.get("accuracy", 0.0))
-                _save_model(self.model, run_dir / "last.keras")
-                if val > state["best"] + 1e-6:
-                    state.update(best=val, best_epoch=epoch + 1, wait=0)
-                    _save_model(self.model, run_dir / "best.keras")
-                else:
-                    state["wait"] += 1
-                _write_json(run_dir / "state.json", state)
-                try:
-                    from .plots import plot_curves
+def _crash_point(point, epoch):
+    if os.environ.get(CRASH_ENV) == f"{point}:{epoch}":
+        os._exit(86)
 
-                    plot_curves(_columns(history), run_dir / "curves.png")
-                except Exception as exc:  # plots are a convenience; never lose a run to them
-                    out(f"(could not draw curves.png: {exc})")
-                if config.patience and state["wait"] >= config.patience:
-                    out(f"early stopping: no validation gain for {config.patience} epochs")
-                    state["stopped_early"] = True
-                    self.model.stop_training = True
-                state["epoch_minutes"] = (time.time() - getattr(self, "_t", time.time())) / 60
-                limit = config.time_limit_minutes
-                # Stop when another epoch like this one would not fit in the time limit.
-                if limit and (time.time() - t_start) / 60 + state["epoch_minutes"] > limit:
-                    out(f"time limit of {limit} minutes reached after epoch {epoch + 1}")
-                    state["time_limited"] = True
-                    self.model.stop_training = True
 
-            def on_epoch_begin(self, epoch, logs=None):
-                self._t = time.time()
-
-        return Recorder()
+def _staged(name, epoch):
+    return f".{Path(name).stem}-epoch{epoch:05d}.keras"
 
 
 def _save_model(model, path):
-    with atomic_path(path.with_suffix(".keras")) as tmp:
+    with atomic_path(path) as tmp:
         target = tmp.with_name(tmp.name + ".keras")
         model.save(target)
         target.replace(tmp)
@@ -171,154 +232,270 @@ def _write_history(path, history):
         pd.DataFrame(_columns(history)).to_csv(tmp, index=False)
 
 
-def _read_history(path, upto):
+def _fresh_state():
+    return {"epochs_done": 0, "best": -1.0, "best_epoch": 0, "wait": 0, "history": [], "pending": {}}
+
+
+def _legacy_state(run_dir, state):
+    """A RUN_DIR written before the epoch commit: epochs as its Keras backup recorded them."""
     import pandas as pd
 
-    if not path.is_file():
-        return []
-    rows = pd.read_csv(path).to_dict("records")
-    return [r for r in rows if r["epoch"] < upto]
+    meta = run_dir / "backup" / "training_metadata.json"
+    done = int(json.loads(meta.read_text()).get("epoch", 0)) if meta.is_file() else 0
+    rows = pd.read_csv(run_dir / "history.csv").to_dict("records") if (run_dir / "history.csv").is_file() else []
+    fresh = _fresh_state()
+    fresh.update({k: state[k] for k in ("best", "best_epoch", "wait") if k in state})
+    fresh.update(epochs_done=min(done, len(rows)), history=rows[:min(done, len(rows))])
+    return fresh
 
 
-def _backup_epoch(backup_dir):
-    meta = backup_dir / "training_metadata.json"
-    if meta.is_file():
-        try:
-            return int(json.loads(meta.read_text())["epoch"])
-        except (ValueError, KeyError):
-            return 0
-    return 0
+def recover(run_dir) -> dict:
+    """Bring RUN_DIR to its last committed epoch and return that state (see the module docstring).
 
-
-def train(data, out_dir, *, model="fercnn", epochs=40, batch_size=64, lr=1e-3, restart=False,
-          out=print, verbose="auto", **options):
-    """Train a model on ``data`` (CSV path or FERDataset) into ``out_dir`` (the RUN_DIR).
-
-    Trains on Training rows, selects on PublicTest (10% of Training when
-    absent), and reports PrivateTest at the end if present. Options are the
-    fields of :class:`TrainConfig`. Calling again with the same settings after
-    an interruption resumes; after completion it returns the stored result.
-
-    >>> import fercsv                                              # doctest: +SKIP
-    >>> fercsv.train(fercsv.synth_dataset(per_class=50), "run", epochs=5)  # doctest: +SKIP
+    Staged files of a committed epoch are renamed into place; staged files of an epoch
+    that never committed are deleted; history.csv is rewritten from the state.
     """
-    config = TrainConfig(model=model, epochs=epochs, batch_size=batch_size, lr=lr, **options)
-    run_dir = Path(out_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    done, cfg_path = run_dir / "done.json", run_dir / "config.json"
+    run_dir = Path(run_dir)
+    path = run_dir / "state.json"
+    state = json.loads(path.read_text()) if path.is_file() else _fresh_state()
+    if "epochs_done" not in state:
+        state = _legacy_state(run_dir, state)
+    for final, staged in state.get("pending", {}).items():
+        if (run_dir / staged).is_file():
+            os.replace(run_dir / staged, run_dir / final)
+    state["pending"] = {}
+    for leftover in run_dir.glob(".*-epoch[0-9]*.keras"):
+        leftover.unlink()
+    if state["epochs_done"] and not (run_dir / "last.keras").is_file():
+        raise BadInputError(f"{run_dir}: last.keras of epoch {state['epochs_done']} is missing, so the run "
+                            "cannot resume; use restart=True (CLI --restart) or a new RUN_DIR")
+    if state["history"]:
+        _write_history(run_dir / "history.csv", state["history"])
+    return state
+
+
+def commit_epoch(run_dir, model, state, row, *, improved):
+    """Record one finished epoch so that a kill at any instant leaves a consistent RUN_DIR."""
+    epoch = int(row["epoch"])
+    pending = {"last.keras": _staged("last", epoch)}
+    _save_model(model, run_dir / pending["last.keras"])
+    if improved:
+        pending["best.keras"] = _staged("best", epoch)
+        _save_model(model, run_dir / pending["best.keras"])
+    _crash_point("staged", epoch)
+    state["history"] = state["history"] + [row]
+    state["epochs_done"] = epoch + 1
+    state["pending"] = pending
+    _write_json(run_dir / "state.json", state)
+    _crash_point("committed", epoch)
+    os.replace(run_dir / pending["last.keras"], run_dir / "last.keras")
+    _crash_point("renamed-last", epoch)
+    if improved:
+        os.replace(run_dir / pending["best.keras"], run_dir / "best.keras")
+    _crash_point("published", epoch)
+    _write_history(run_dir / "history.csv", state["history"])
+
+
+class _Recorder:
+    """Keras callback factory: the epoch commit, curves, early stopping and a time limit."""
+
+    def __new__(cls, keras, run_dir, config, state, t_start, out):
+        class Recorder(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self._t = time.time()
+
+            def on_epoch_end(self, epoch, logs=None):
+                row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}
+                lr = self.model.optimizer.learning_rate
+                row["lr"] = float(np.asarray(lr.numpy() if hasattr(lr, "numpy") else lr))
+                val = row.get("val_accuracy", row.get("accuracy", 0.0))
+                improved = val > state["best"] + 1e-6
+                if improved:
+                    state.update(best=val, best_epoch=epoch + 1, wait=0)
+                else:
+                    state["wait"] += 1
+                state["epoch_minutes"] = (time.time() - self._t) / 60
+                if config.patience and state["wait"] >= config.patience:
+                    out(f"early stopping after epoch {epoch + 1}: no validation gain for {config.patience} epochs")
+                    state["stopped_early"] = True
+                    self.model.stop_training = True
+                limit = config.time_limit_minutes
+                # Stop when another epoch like this one would not fit in the time limit.
+                if limit and (time.time() - t_start) / 60 + state["epoch_minutes"] > limit:
+                    out(f"time limit of {limit} minutes reached after epoch {epoch + 1}")
+                    state["time_limited"] = True
+                    self.model.stop_training = True
+                commit_epoch(run_dir, self.model, state, row, improved=improved)
+                try:
+                    from .plots import plot_curves
+
+                    plot_curves(_columns(state["history"]), run_dir / "curves.png")
+                except Exception as exc:  # plots are a convenience; never lose a run to them
+                    out(f"(could not draw curves.png: {type(exc).__name__}: {exc})")
+
+        return Recorder()
+
+
+# ---- train ------------------------------------------------------------------------------------
+
+def _open_run_dir(run_dir, config, restart, out):
+    """Check RUN_DIR against the settings (read-only): a stored result, a mismatch, or go ahead."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise BadInputError(f"{run_dir}: exists and is not a folder; give a folder as RUN_DIR (CLI --out)")
+    cfg_path, done = run_dir / "config.json", run_dir / "done.json"
     if restart:
-        for name in ("done.json", "state.json", "history.csv", "best.keras", "last.keras"):
-            (run_dir / name).unlink(missing_ok=True)
-        _remove_tree(run_dir / "backup")
-    elif cfg_path.is_file():
+        return None
+    if cfg_path.is_file():
         old = json.loads(cfg_path.read_text()).get("settings", {})
         if old and old != config.key():
             diff = {k: (old.get(k), v) for k, v in config.key().items() if old.get(k) != v}
             raise FercsvError(f"{run_dir} holds a run with other settings ({diff}); "
                               "use a new RUN_DIR, the same settings, or restart=True (CLI --restart)")
-    if done.is_file() and not restart:
-        result = TrainResult(**json.loads(done.read_text()))
+    if done.is_file():
+        known = {f.name for f in fields(TrainResult)}
+        result = TrainResult(**{k: v for k, v in json.loads(done.read_text()).items() if k in known})
         out(f"{run_dir} already finished; not training again (restart=True to start over)")
         return result
+    return None
 
-    from .tfutil import import_tf, pick_precision, pick_strategy
 
-    tf, keras = import_tf()
+def _clear(run_dir):
+    import shutil
+
+    for name in ("done.json", "state.json", "history.csv", "best.keras", "last.keras"):
+        (run_dir / name).unlink(missing_ok=True)
+    for leftover in run_dir.glob(".*-epoch[0-9]*.keras"):
+        leftover.unlink()
+    shutil.rmtree(run_dir / "backup", ignore_errors=True)
+
+
+def _compile(keras, net, config, steps):
+    total = max(1, steps * config.epochs)
+    warm = min(steps * config.warmup_epochs, total // 2)
+    if config.schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(
+            config.lr * 0.1 if warm else config.lr, decay_steps=max(1, total - warm),
+            alpha=0.01, warmup_target=config.lr if warm else None, warmup_steps=warm)
+    else:
+        rate = config.lr
+    optimizer = keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+    net.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+    return net
+
+
+def train(data: str | Path | FERDataset, out_dir: str | Path, *, model: str = "fercnn", epochs: int = 40,
+          batch_size: int = 64, lr: float = 1e-3, restart: bool = False, out=print, verbose="auto",
+          **options) -> TrainResult:
+    """Train a model on ``data`` (CSV path or FERDataset) into ``out_dir`` (the RUN_DIR).
+
+    Trains on Training rows, selects on PublicTest (10% of Training when
+    absent), and reports PrivateTest at the end if present. Options are the
+    fields of :class:`TrainConfig`; all are checked before anything is written.
+    Calling again with the same settings after an interruption resumes; after
+    completion it returns the stored result.
+
+    >>> import fercsv                                              # doctest: +SKIP
+    >>> fercsv.train(fercsv.synth_dataset(per_class=50), "run", epochs=5)  # doctest: +SKIP
+    """
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise BadInputError(f"train: unknown option {unknown[0]!r}; options are "
+                            f"{', '.join(sorted(known - {'model', 'epochs', 'batch_size', 'lr'}))}")
+    config = TrainConfig(model=model, epochs=epochs, batch_size=batch_size, lr=lr, **options).check()
+    checks.choice("train", "restart", restart, (True, False))
+    run_dir = Path(out_dir)
+    stored = _open_run_dir(run_dir, config, restart, out)
+    if stored is not None:
+        return stored
     t_start = time.time()
     ds = _prepare_data(data, config, out)
-    strategy, device = pick_strategy()
+
+    from .tfutil import import_tf, pick_precision, pick_strategy, precision_policy
+
+    tf, keras = import_tf()
+    strategy, device = pick_strategy(out=out)
     precision = pick_precision(config.precision, device)
-    keras.mixed_precision.set_global_policy(precision)
-    keras.utils.set_random_seed(config.seed)
+    # Everything is known to be good: from here on RUN_DIR is written.
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if restart:
+        _clear(run_dir)
     label_names = list(ds.label_names)
-    n_classes = len(label_names)
-    train_ds = ds.subset("Training")
-    val_ds = ds.subset("PublicTest")
+    train_ds, val_ds = ds.subset(TRAINING), ds.subset(VALIDATION)
     _write_json(run_dir / "labels.json", label_names)
-    _write_json(cfg_path, {"settings": config.key(), "all_settings": asdict(config), "device": device,
-                           "precision": precision, "data": str(ds.source), "label_names": label_names,
-                           "n_train": len(train_ds), "n_val": len(val_ds), "versions": _versions()})
-
-    backup_dir = run_dir / "backup"
-    first_epoch = _backup_epoch(backup_dir)
-    history = _read_history(run_dir / "history.csv", first_epoch)
-    state = {"best": -1.0, "best_epoch": 0, "wait": 0}
-    if first_epoch and (run_dir / "state.json").is_file():
-        state.update(json.loads((run_dir / "state.json").read_text()))
+    _write_json(run_dir / "config.json", {
+        "settings": config.key(), "all_settings": asdict(config), "device": device, "precision": precision,
+        "data": str(ds.source), "label_names": label_names, "n_train": len(train_ds), "n_val": len(val_ds),
+        "versions": _versions()})
+    state = recover(run_dir)
+    first_epoch = state["epochs_done"]
+    finished = first_epoch >= config.epochs or state.get("stopped_early") or state.get("time_limited")
+    if first_epoch and not finished:
         out(f"resuming {run_dir} at epoch {first_epoch + 1} of {config.epochs}")
+    with precision_policy(precision):
+        if not finished:
+            _fit(tf, keras, strategy, run_dir, config, state, train_ds, val_ds, len(label_names), t_start,
+                 out, verbose, device, precision)
+    return _finish(run_dir, ds, config, state, first_epoch, t_start)
 
+
+def _fit(tf, keras, strategy, run_dir, config, state, train_ds, val_ds, n_classes, t_start, out, verbose,
+         device, precision):
     from .models import build_model
     from .pipeline import eval_dataset, train_dataset
 
+    first_epoch = state["epochs_done"]
     soft = train_ds.targets()
-    if soft is not None and config.class_weight:
-        raise BadInputError("class_weight cannot be combined with soft targets (p_<label> columns); "
-                            "drop one of them")
     data_train, steps = train_dataset(train_ds.images, train_ds.labels if soft is None else soft,
-                                      batch_size=config.batch_size,
-                                      seed=config.seed, first_epoch=first_epoch, epochs=config.epochs,
-                                      augment=config.augment)
+                                      batch_size=config.batch_size, seed=config.seed, first_epoch=first_epoch,
+                                      epochs=config.epochs, augment=config.augment)
     data_val = eval_dataset(val_ds.images, val_ds.labels, batch_size=256)
     with strategy.scope():
-        net = build_model(config.model, input_shape=train_ds.image_shape + (1,), n_classes=n_classes,
-                          backbone=config.backbone, weights=config.weights)
-        total = max(1, steps * config.epochs)
-        warm = min(steps * config.warmup_epochs, total // 2)
-        if config.schedule == "cosine":
-            rate = keras.optimizers.schedules.CosineDecay(
-                config.lr * 0.1 if warm else config.lr, decay_steps=max(1, total - warm),
-                alpha=0.01, warmup_target=config.lr if warm else None, warmup_steps=warm)
-        elif config.schedule == "plateau":
-            rate = config.lr
+        if first_epoch:
+            net = keras.models.load_model(run_dir / "last.keras")  # weights and optimizer state
         else:
-            raise BadInputError(f"schedule must be 'cosine' or 'plateau', not {config.schedule!r}")
-        optimizer = keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
-        net.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+            net = build_model(config.model, input_shape=train_ds.image_shape + (1,), n_classes=n_classes,
+                              backbone=config.backbone, weights=config.weights)
+            _compile(keras, net, config, steps)
     one_hot = lambda x, y: (x, tf.one_hot(y, n_classes))  # noqa: E731
-    # The recorder runs before the backup at each epoch end: if the process dies in between,
-    # the backup still points at the previous epoch, which is then simply trained again.
-    callbacks = [_Recorder(keras, run_dir, config, history, state, t_start, out),
-                 keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True,
-                                                  delete_checkpoint=False)]
+    callbacks = [_Recorder(keras, run_dir, config, state, t_start, out)]
     if config.schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau("val_accuracy", factor=0.5,
                                                            patience=max(2, config.patience // 3)))
-    weights = None
-    if config.class_weight == "balanced":
-        weights = class_weights(train_ds.labels, n_classes=n_classes)
-    elif config.class_weight:
-        raise BadInputError(f"class_weight must be 'balanced' or None, not {config.class_weight!r}")
-    out(f"training {config.model if not config.backbone else config.backbone} on {len(train_ds)} images "
-        f"({n_classes} classes), validating on {len(val_ds)}; {device}, {precision}, "
-        f"{config.epochs} epochs of {steps} steps")
-    if first_epoch < config.epochs:
-        if soft is not None:
-            out("learning from soft targets (p_<label> columns); validation scores the majority label")
-        net.fit(data_train if soft is not None else data_train.map(one_hot), validation_data=data_val.map(one_hot), epochs=config.epochs,
-                initial_epoch=first_epoch, steps_per_epoch=steps, class_weight=weights,
-                callbacks=callbacks, shuffle=False,
-                verbose=verbose if verbose != "auto" else _verbosity())
-    keras.mixed_precision.set_global_policy("float32")
+    weights = class_weights(train_ds.labels, n_classes=n_classes) if config.class_weight == "balanced" else None
+    out(f"training {config.backbone or config.model} on {len(train_ds)} images ({n_classes} classes), "
+        f"validating on {len(val_ds)}; {device}, {precision}, {config.epochs} epochs of {steps} steps")
+    if soft is not None:
+        out("learning from soft targets (p_<label> columns); validation scores the majority label")
+    net.fit(data_train if soft is not None else data_train.map(one_hot), validation_data=data_val.map(one_hot),
+            epochs=config.epochs, initial_epoch=first_epoch, steps_per_epoch=steps, class_weight=weights,
+            callbacks=callbacks, shuffle=False, verbose=verbose if verbose != "auto" else _verbosity())
+
+
+def _finish(run_dir, ds, config, state, first_epoch, t_start):
+    if state.get("pending"):  # the last commit's renames are done; its staging names are history
+        state["pending"] = {}
+        _write_json(run_dir / "state.json", state)
+    history = state["history"]
     result = TrainResult(str(run_dir), len(history), int(state["best_epoch"]), float(state["best"]),
                          resumed_from=first_epoch, seconds=round(time.time() - t_start, 1))
+    if state["best_epoch"]:
+        result.train_accuracy = history[state["best_epoch"] - 1].get("accuracy")
+    result.fit = diagnose_fit(history, int(state["best_epoch"]), config.epochs)
     result.files = {"best": str(run_dir / "best.keras"), "curves": str(run_dir / "curves.png"),
                     "history": str(run_dir / "history.csv")}
-    if (ds.usage == "PrivateTest").any() and (run_dir / "best.keras").is_file():
+    if (ds.usage == TEST).any() and (run_dir / "best.keras").is_file():
         from .evaluation import evaluate
 
-        report = evaluate(run_dir, ds, split="PrivateTest", tta=config.tta, out_dir=run_dir)
+        report = evaluate(run_dir, ds, split=TEST, tta=config.tta, out_dir=run_dir)
         result.test_accuracy = report.accuracy
         result.files.update(report.files)
-    _write_json(done, asdict(result))
-    _remove_tree(backup_dir)
-    return result
-
-
-def _remove_tree(path):
+    _write_json(run_dir / "done.json", {**asdict(result), "gap": result.gap})
     import shutil
 
-    shutil.rmtree(path, ignore_errors=True)
+    shutil.rmtree(run_dir / "backup", ignore_errors=True)  # a Keras backup left by fercsv < 0.2
+    return result
 
 
 def _verbosity():

@@ -33,8 +33,9 @@ def tiny_run(tmp_path_factory, synth_csv):
     import fercsv
 
     run = tmp_path_factory.mktemp("runs") / "tiny"
+    # float32: the tests compare Keras with float32 exports (auto picks bfloat16 on AMX CPUs).
     fercsv.train(synth_csv, run, epochs=3, batch_size=32, warmup_epochs=1, tta=False, verbose=0,
-                 out=lambda m: None)
+                 precision="float32", out=lambda m: None)
     return run
 
 

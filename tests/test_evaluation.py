@@ -49,7 +49,7 @@ def test_tta_averages_the_views(tiny_run, synth_csv):
                                np.mean(single, axis=0), atol=1e-6)
     np.testing.assert_allclose(predict_probabilities(loaded, faces, tta="flip"),
                                (single[0] + single[3]) / 2, atol=1e-6)
-    with pytest.raises(fercsv.BadInputError, match="unknown test-time augmentation 'crops'; choose one of"):
+    with pytest.raises(fercsv.BadInputError, match=r"tta \(CLI --tta\) must be one of none, flip, flip\+zoom; got .crops."):
         predict_probabilities(loaded, faces, tta="crops")
 
 
@@ -83,3 +83,19 @@ def test_evaluate_errors(tiny_run, synth_csv):
                                    usage=["PrivateTest"] * 2)
     with pytest.raises(fercsv.BadInputError, match="expects 48x48 images"):
         evaluate(tiny_run, small)
+
+
+def test_one_pass_gives_plain_and_tta_accuracy_and_roc_auc(tiny_run, synth_csv, tmp_path):
+    from fercsv.evaluation import evaluate
+
+    both = evaluate(tiny_run, synth_csv, split="PublicTest", tta="flip+zoom", out_dir=tmp_path)
+    plain = evaluate(tiny_run, synth_csv, split="PublicTest", tta="none")
+    assert both.accuracy_no_tta == pytest.approx(plain.accuracy)
+    stored = json.loads((tmp_path / "report_publictest.json").read_text())
+    assert stored["accuracy_no_tta"] == pytest.approx(plain.accuracy) and stored["tta"] == "flip+zoom"
+    assert set(stored["roc_auc"]) == set(fercsv.FER2013_LABELS)
+    assert all(0.0 <= v <= 1.0 for v in stored["roc_auc"].values())
+    assert stored["macro_roc_auc"] == pytest.approx(np.mean(list(stored["roc_auc"].values())))
+    assert "macro ROC-AUC" in str(both) and "without TTA" in str(both)
+    every = evaluate(tiny_run, synth_csv, split="all")
+    assert every.split == "all" and every.n == len(fercsv.read_csv(synth_csv))

@@ -168,3 +168,43 @@ def test_tflite_float_and_quantized(tiny_run, synth_csv, tmp_path):
     assert r.returncode == 0 and "TFLite" in r.stdout
     with pytest.raises(BadInputError, match="int8 quantisation needs data"):
         export_tflite(tiny_run, tmp_path / "z.tflite", quantize="int8")
+
+
+def test_tflite_that_fails_verification_is_deleted(tiny_run, tmp_path):
+    with pytest.raises(ExportError, match="the file was deleted"):
+        export_tflite(tiny_run, tmp_path / "m.tflite", tolerance=0.0)
+    assert not (tmp_path / "m.tflite").exists()
+    with pytest.raises(BadInputError, match="quantize"):
+        export_tflite(tiny_run, tmp_path / "m.tflite", quantize="int4")
+
+
+def test_export_of_the_pretrained_model(onnx_nhwc, tmp_path, monkeypatch, synth_csv, capsys):
+    """The shipped model is ONNX: copied to ONNX, handed to atc for OM, refused for TFLite."""
+    import shutil
+
+    from fercsv import pretrained
+    from fercsv.export import export
+
+    path, _ = onnx_nhwc
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    shutil.copy(path, weights / "fer2013.onnx")
+    monkeypatch.setattr(pretrained, "_folder", lambda: weights)
+    report = export(None, tmp_path / "copy.onnx", format="onnx")
+    assert (tmp_path / "copy.onnx").read_bytes() == path.read_bytes() and "copied" in str(report)
+    with pytest.raises(BadInputError, match="TFLite export needs a Keras model"):
+        export("pretrained:fer2013", tmp_path / "m.tflite", format="tflite")
+    with pytest.raises(BadInputError, match="fer2013.onnx: input image has shape .* not N,C,H,W"):
+        export("fer2013", tmp_path / "m", format="om", dry_run=True)
+    with pytest.raises(BadInputError, match="format .* must be one of onnx, om, tflite"):
+        export(None, tmp_path / "m.x", format="coreml")
+    # The CLI without a model: the default pretrained one, for export and evaluate alike.
+    from fercsv.cli import main
+
+    assert main(["export", "onnx", str(tmp_path / "cli.onnx")]) == 0
+    assert (tmp_path / "cli.onnx").read_bytes() == path.read_bytes()
+    capsys.readouterr()
+    assert main(["evaluate", str(synth_csv), "--split", "PublicTest", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    direct = fercsv.evaluate(path, synth_csv, split="PublicTest")
+    assert report["n"] == 56 and report["accuracy"] == pytest.approx(direct.accuracy)

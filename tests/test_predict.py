@@ -111,3 +111,122 @@ def test_bad_model_inputs(tmp_path):
     (tmp_path / "run").mkdir()
     with pytest.raises(fercsv.BadInputError, match="no best.keras"):
         load_model(tmp_path / "run")
+
+
+def _photo_tree(root, astronaut_bgr):
+    """photos/a/x.jpg, photos/a/x.png (same stem), photos/b/x.jpg (same name), a corrupt file, a blank."""
+    small = cv2.resize(astronaut_bgr, (256, 256))
+    (root / "photos" / "a").mkdir(parents=True)
+    cv2.imwrite(str(root / "photos" / "a" / "x.jpg"), small)
+    cv2.imwrite(str(root / "photos" / "a" / "x.png"), small)
+    (root / "photos" / "b").mkdir()
+    cv2.imwrite(str(root / "photos" / "b" / "x.jpg"), cv2.flip(small, 1))
+    (root / "photos" / "b" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    cv2.imwrite(str(root / "photos" / "b" / "blank.png"), np.full((90, 90, 3), 128, np.uint8))
+    (root / "photos" / "notes.txt").write_text("not an image")
+    return root / "photos"
+
+
+def test_batch_over_folder_and_glob_carries_on_and_mirrors_the_tree(tiny_run, astronaut_bgr, tmp_path):
+    from fercsv.prediction import predict_paths
+
+    photos = _photo_tree(tmp_path, astronaut_bgr)
+    cv2.imwrite(str(tmp_path / "x.jpg"), astronaut_bgr)  # a loose file whose name collides with the tree's
+    said = []
+    report = predict_paths([photos, str(tmp_path / "*.jpg"), tmp_path / "missing.png"], model=tiny_run,
+                           out_dir=tmp_path / "out", out=said.append)
+    assert report.predicted == 5 and report.no_face == [str(photos / "b" / "blank.png")]
+    assert set(report.skipped) == {str(photos / "b" / "broken.jpg"), str(tmp_path / "missing.png")}
+    out = tmp_path / "out"
+    drawn = sorted(str(p.relative_to(out)) for p in out.rglob("*.png"))
+    assert drawn == ["photos/a/x_pred.png", "photos/a/x_pred_2.png", "photos/b/blank_pred.png",
+                     "photos/b/x_pred.png", "x_pred.png"]
+    table = pd.read_csv(out / "predictions.csv")
+    assert sorted(set(table["file"])) == sorted(str(p) for p in (
+        photos / "a" / "x.jpg", photos / "a" / "x.png", photos / "b" / "x.jpg", photos / "b" / "blank.png",
+        tmp_path / "x.jpg"))
+    assert table["annotated"].is_unique or len(table) > table["file"].nunique()
+    assert any("broken.jpg: skipped" in s for s in said)
+    rows = json.loads((out / "predictions.json").read_text())
+    assert len(rows) == len(table) and rows[0]["probabilities"].keys() == set(fercsv.FER2013_LABELS)
+
+
+def test_batch_writes_as_it_goes_and_resumes(tiny_run, astronaut_bgr, tmp_path):
+    from fercsv.prediction import predict_paths
+
+    photos = _photo_tree(tmp_path, astronaut_bgr)
+    seen = []
+
+    def stop_after_two(message):
+        seen.append(message)
+        if len(seen) == 2:
+            raise KeyboardInterrupt  # as Ctrl-C would, in the middle of the batch
+
+    with pytest.raises(KeyboardInterrupt):
+        predict_paths([photos], model=tiny_run, out_dir=tmp_path / "out", out=stop_after_two)
+    first = pd.read_csv(tmp_path / "out" / "predictions.csv")
+    assert first["file"].nunique() == 1  # the first file's rows were flushed before the second was shown
+    r = run_cli("predict", tiny_run, photos, "--out", tmp_path / "out", "--resume")
+    assert r.returncode == 0, r.stderr
+    assert "1 already done before this run" in r.stdout and "skipped 1 unreadable" in r.stdout
+    table = pd.read_csv(tmp_path / "out" / "predictions.csv")
+    assert table["file"].nunique() == 4 and not table.duplicated(["file", "face"]).any()
+    assert table[table["file"] == first["file"][0]].equals(first.reset_index(drop=True))
+
+
+def test_onnx_prediction_needs_no_tensorflow(tiny_run, astronaut_bgr, tmp_path):
+    """With TensorFlow blocked, an ONNX model (and the pretrained default) predicts photos via the CLI."""
+    import shutil
+    import subprocess
+    import sys
+    import textwrap
+
+    from fercsv.export import export_onnx
+
+    export_onnx(tiny_run, tmp_path / "model.onnx")
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    shutil.copy(tmp_path / "model.onnx", weights / "fer2013.onnx")
+    (weights / "fer2013.json").write_text(json.dumps({"labels": list(fercsv.FER2013_LABELS)}))
+    cv2.imwrite(str(tmp_path / "astro.jpg"), astronaut_bgr)
+    script = textwrap.dedent(f"""
+        import sys, importlib.abc, pathlib
+        class Block(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name.split('.')[0] in ('tensorflow', 'keras', 'tf2onnx', 'matplotlib'):
+                    raise ImportError('blocked ' + name)
+        sys.meta_path.insert(0, Block())
+        import fercsv.pretrained
+        from fercsv.cli import main
+        assert main(['predict', r'{tmp_path / "model.onnx"}', r'{tmp_path / "astro.jpg"}',
+                     '--out', r'{tmp_path / "o1"}']) == 0
+        fercsv.pretrained._folder = lambda: pathlib.Path(r'{weights}')
+        assert main(['predict', r'{tmp_path / "astro.jpg"}', '--out', r'{tmp_path / "o2"}']) == 0
+        assert not any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules)
+        print('onnx-ok')
+    """)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert r.returncode == 0 and "onnx-ok" in r.stdout, r.stderr
+    a = pd.read_csv(tmp_path / "o1" / "predictions.csv")
+    b = pd.read_csv(tmp_path / "o2" / "predictions.csv")
+    assert a["label"].tolist() == b["label"].tolist() and a["box"].tolist() == b["box"].tolist()
+    keras_label = predict(load_model(tiny_run), astronaut_bgr)[0].label
+    assert a["label"][0] == keras_label
+
+
+def test_one_input_contract_for_every_runtime(tiny_run, tmp_path):
+    from fercsv.export import export_onnx, export_tflite
+    from fercsv.runtimes import to_input
+
+    export_onnx(tiny_run, tmp_path / "nchw.onnx", nchw=True)
+    export_tflite(tiny_run, tmp_path / "m.tflite")
+    faces = fercsv.synth_dataset(per_class=2).images[:6]
+    models = [load_model(p) for p in (tiny_run, tmp_path / "nchw.onnx", tmp_path / "m.tflite")]
+    assert [m.kind for m in models] == ["keras", "onnx", "tflite"]
+    assert models[1].nchw and models[0].input_shape == models[1].input_shape == models[2].input_shape
+    reference = models[1].predict(to_input(faces))  # float32 graph, NCHW
+    np.testing.assert_allclose(models[2].predict(faces), reference, atol=1e-4)  # uint8 in, same contract
+    # The Keras model may compute in bfloat16 (auto precision on AMX CPUs); exports are float32.
+    np.testing.assert_allclose(models[0].predict(faces), reference, atol=5e-3)
+    for m in models:
+        assert m.label_names == list(fercsv.FER2013_LABELS)

@@ -1,10 +1,8 @@
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import numpy as np
 import pandas as pd
@@ -23,13 +21,16 @@ def test_run_dir_contents(tiny_run):
     assert json.loads((tiny_run / "labels.json").read_text()) == list(fercsv.FER2013_LABELS)
     config = json.loads((tiny_run / "config.json").read_text())
     assert config["settings"]["epochs"] == 3 and config["settings"]["seed"] == 0
-    assert config["precision"] == "float32" and "tensorflow" in config["versions"]
+    assert config["precision"] in ("float32", "mixed_bfloat16") and "tensorflow" in config["versions"]
     hist = pd.read_csv(tiny_run / "history.csv")
     assert hist["epoch"].tolist() == [0, 1, 2]
     assert {"accuracy", "val_accuracy", "loss", "val_loss", "lr"} <= set(hist.columns)
     report = json.loads((tiny_run / "report.json").read_text())
     assert report["split"] == "PrivateTest" and report["n"] == 7 * 8
     assert not (tiny_run / "backup").exists()
+    state = json.loads((tiny_run / "state.json").read_text())
+    assert state["epochs_done"] == 3 and len(state["history"]) == 3 and state["pending"] == {}
+    assert "roc_auc" in report and report["accuracy_no_tta"] == report["accuracy"]  # tta=False
 
 
 def test_finished_run_is_not_retrained(tiny_run, synth_csv):
@@ -46,49 +47,116 @@ def test_finished_run_is_not_retrained(tiny_run, synth_csv):
 
 _TRAIN_SCRIPT = textwrap.dedent("""
     import sys, fercsv
-    fercsv.train(sys.argv[1], sys.argv[2], epochs=6, batch_size=32, warmup_epochs=1, tta=False,
-                 patience=0, verbose=2)
+    print(fercsv.train(sys.argv[1], sys.argv[2], epochs=5, batch_size=16, warmup_epochs=1, tta=False,
+                       patience=0, verbose=2))
 """)
 
 
-def _train_process(csv, run):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.Popen([sys.executable, "-c", _TRAIN_SCRIPT, str(csv), str(run)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+def _train_process(csv, run, crash_at=None):
+    env = dict(os.environ)
+    env.pop("FERCSV_CRASH_AT", None)
+    if crash_at:
+        env["FERCSV_CRASH_AT"] = crash_at
+    return subprocess.run([sys.executable, "-c", _TRAIN_SCRIPT, str(csv), str(run)], capture_output=True,
+                          text=True, env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def small_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("small") / "small.csv"
+    fercsv.write_csv(fercsv.synth_dataset(per_class=8, seed=3), path)
+    return path
 
 
 @pytest.mark.slow
-def test_resume_after_kill_9(synth_csv, tmp_path):
-    """Kill -9 mid-run; running again continues at the next epoch with the same schedule."""
-    reference = tmp_path / "reference"
-    ref = _train_process(synth_csv, reference)
-    ref.communicate(timeout=600)
-    assert ref.returncode == 0
-
+def test_kill_at_each_commit_instant_never_rewrites_a_shown_row(small_csv, tmp_path):
+    """The process dies between the writes of an epoch's commit; every restart resumes where the
+    RUN_DIR says, rows once shown in history.csv stay as they were, and messages agree."""
     run = tmp_path / "killed"
-    proc = _train_process(synth_csv, run)
-    meta = run / "backup" / "training_metadata.json"
-    deadline = time.time() + 600
-    while time.time() < deadline:
-        if meta.is_file() and json.loads(meta.read_text() or "{}").get("epoch", 0) >= 2:
-            break
-        time.sleep(0.2)
-    time.sleep(1.0)  # now somewhere inside epoch 3
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    killed_at = json.loads(meta.read_text())["epoch"]  # epochs completed and backed up
-    assert 2 <= killed_at < 6 and not (run / "done.json").exists()
+    shown = {}
+    committed_before = 0
+    # (instant, epoch): after the staged model files / after state.json / between the renames /
+    # before history.csv is redrawn.
+    for point, epoch in (("staged", 0), ("committed", 1), ("renamed-last", 2), ("published", 3)):
+        proc = _train_process(small_csv, run, crash_at=f"{point}:{epoch}")
+        assert proc.returncode == 86, proc.stdout + proc.stderr
+        if committed_before:
+            assert f"resuming {run} at epoch {committed_before + 1} of 5" in proc.stdout
+        else:
+            assert "resuming" not in proc.stdout
+        state = json.loads((run / "state.json").read_text()) if (run / "state.json").is_file() else None
+        committed = state["epochs_done"] if state else 0
+        assert committed == (epoch if point == "staged" else epoch + 1)
+        if (run / "history.csv").is_file():
+            rows = pd.read_csv(run / "history.csv").to_dict("records")
+            assert len(rows) <= committed
+            for row in rows:
+                assert shown.setdefault(row["epoch"], row) == row  # never rewritten
+        committed_before = committed
+    final = _train_process(small_csv, run)
+    assert final.returncode == 0, final.stdout + final.stderr
+    assert f"resuming {run} at epoch {committed_before + 1} of 5" in final.stdout
+    assert f"(resumed at epoch {committed_before + 1})" in final.stdout
+    hist = pd.read_csv(run / "history.csv")
+    assert hist["epoch"].tolist() == list(range(5))
+    for row in hist.to_dict("records"):
+        if row["epoch"] in shown:
+            assert shown[row["epoch"]] == row
+    # The schedule continued where it stopped (optimizer step count restored from last.keras):
+    # the rate after each epoch is the uninterrupted cosine schedule's at that step.
+    import keras
 
-    again = _train_process(synth_csv, run)
-    out, _ = again.communicate(timeout=600)
-    assert again.returncode == 0, out
-    assert f"resuming {run} at epoch {killed_at + 1} of 6" in out
-    assert "Epoch 1/6" not in out
-    hist, ref_hist = pd.read_csv(run / "history.csv"), pd.read_csv(reference / "history.csv")
-    assert hist["epoch"].tolist() == list(range(6))
-    # The learning-rate schedule continues where it stopped (optimizer step count restored).
-    np.testing.assert_allclose(hist["lr"], ref_hist["lr"], rtol=1e-6)
+    steps = 7 * 8 // 16
+    schedule = keras.optimizers.schedules.CosineDecay(1e-4, decay_steps=steps * 5 - steps, alpha=0.01,
+                                                      warmup_target=1e-3, warmup_steps=steps)
+    expected = [float(schedule((e + 1) * steps)) for e in range(5)]
+    np.testing.assert_allclose(hist["lr"], expected, rtol=1e-5)
+    assert not list(run.glob(".*-epoch*.keras"))  # no staged file left behind
+    state = json.loads((run / "state.json").read_text())
+    assert state["epochs_done"] == 5 and state["pending"] == {}
     assert (run / "done.json").is_file() and (run / "best.keras").is_file()
+
+
+def test_bad_settings_write_nothing_and_a_corrected_call_runs(tmp_path):
+    ds = fercsv.synth_dataset(per_class=4, seed=2)
+    run = tmp_path / "run"
+    bad = [dict(schedule="steps"), dict(class_weight="inverse"), dict(model="resnet"), dict(epochs=0),
+           dict(batch_size=-1), dict(lr=0), dict(precision="fp8"), dict(tta="crops"), dict(balance="smote"),
+           dict(label_smoothing=1.5), dict(patience=-1), dict(time_limit_minutes=0), dict(colour=True)]
+    for options in bad:
+        with pytest.raises(fercsv.BadInputError) as info:
+            fercsv.train(ds, run, **{"epochs": 1, **options})
+        name = next(iter(options))
+        assert name in str(info.value) and "\n" not in str(info.value)
+        assert not run.exists(), options
+    said = []
+    result = fercsv.train(ds, run, epochs=1, batch_size=16, schedule="plateau", tta="none", out=said.append,
+                          verbose=0)
+    assert result.epochs_run == 1 and (run / "config.json").is_file()
+
+
+def test_precision_policy_restored_when_training_is_interrupted(tmp_path):
+    import keras
+
+    def interrupt(message):
+        if message.startswith("training "):
+            raise KeyboardInterrupt
+
+    before = keras.mixed_precision.global_policy().name
+    with pytest.raises(KeyboardInterrupt):
+        fercsv.train(fercsv.synth_dataset(per_class=4), tmp_path / "run", epochs=1, precision="bfloat16",
+                     out=interrupt, verbose=0)
+    assert keras.mixed_precision.global_policy().name == before
+
+
+def test_fit_diagnosis_in_result_and_done_json(tiny_run):
+    done = json.loads((tiny_run / "done.json").read_text())
+    assert done["fit"].split(":")[0] in ("over-fits", "under-fits", "fits")
+    assert done["gap"] == pytest.approx(done["train_accuracy"] - done["best_val_accuracy"])
+    result = fercsv.trainer.TrainResult(**{k: v for k, v in done.items() if k != "gap"})
+    assert "points to validation" in str(result) and done["fit"] in str(result)
+    assert fercsv.trainer.diagnose_fit([{"accuracy": 0.5, "val_accuracy": 0.48}] * 3, 3, 3).startswith("under")
+    assert fercsv.trainer.diagnose_fit([{"accuracy": 0.95, "val_accuracy": 0.6}] * 3, 1, 3).startswith("over")
 
 
 def test_validation_split_made_when_missing(tmp_path):
@@ -129,3 +197,18 @@ def test_cli_train_and_evaluate(synth_csv, tmp_path):
     assert r.returncode == 2 and "invalid choice: 'crops'" in r.stderr
     r = run_cli("evaluate", tmp_path / "nothing", synth_csv)
     assert r.returncode == 1 and "no such model file or run folder" in r.stderr
+
+
+def test_tpu_advertised_by_the_runtime_is_noticed(monkeypatch):
+    from fercsv.tfutil import advertised_tpu, check_precision
+
+    for var in ("COLAB_TPU_ADDR", "TPU_NAME", "TPU_ACCELERATOR_TYPE"):
+        monkeypatch.delenv(var, raising=False)
+    import glob
+
+    assert advertised_tpu() == (sorted(glob.glob("/dev/accel*")) or [None])[0]
+    monkeypatch.setenv("COLAB_TPU_ADDR", "10.0.0.2:8470")
+    assert advertised_tpu() == "COLAB_TPU_ADDR=10.0.0.2:8470"
+    assert check_precision("float16") == "mixed_float16" and check_precision("mixed_bfloat16") == "mixed_bfloat16"
+    with pytest.raises(fercsv.BadInputError, match=r"precision \(CLI --precision\) must be one of auto"):
+        check_precision("fp8")
