@@ -107,10 +107,19 @@ def summarize(table, *, method="vote", second_half=False, min_frames=1) -> list:
     return sorted(people, key=lambda p: -p["frames"])
 
 
-def plot_timeline(table, path, *, max_people=4, min_frames=1, title=None):
+def _thin(times, values, max_points):
+    """At most ``max_points`` points: means over equal runs of frames (long videos plot in flat memory)."""
+    if len(times) <= max_points:
+        return times, values
+    bins = np.array_split(np.arange(len(times)), max_points)
+    return (np.array([times[b].mean() for b in bins]), np.stack([values[b].mean(0) for b in bins]))
+
+
+def plot_timeline(table, path, *, max_people=4, min_frames=1, title=None, max_points=1000):
     """Emotion over time: stacked probabilities per person (the people seen longest), as a PNG.
 
-    Frames where a person is not seen are gaps in their band.
+    Frames where a person is not seen are gaps in their band; more than ``max_points``
+    frames are averaged in runs, so a long video draws as fast as a short one.
     """
     from .plots import _plt, _save
 
@@ -123,8 +132,9 @@ def plot_timeline(table, path, *, max_people=4, min_frames=1, title=None):
     times = np.sort(table["time"].unique()) if len(table) else np.zeros(0)
     for ax, person in zip(axes[:, 0], people):
         rows_p = table[table["track"] == person["track"]].groupby("time").first()
-        probs = rows_p.reindex(times)[[f"p_{n}" for n in names]].to_numpy().T  # NaN where unseen
-        ax.stackplot(times, np.nan_to_num(probs), labels=names, colors=colors[:len(names)],
+        probs = np.nan_to_num(rows_p.reindex(times)[[f"p_{n}" for n in names]].to_numpy())  # 0 where unseen
+        t, probs = _thin(times, probs, max_points)
+        ax.stackplot(t, probs.T, labels=names, colors=colors[:len(names)],
                      alpha=0.9, step="mid")
         ax.set_ylim(0, 1)
         ax.set_ylabel("probability")

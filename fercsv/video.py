@@ -265,7 +265,7 @@ def predict_video(model, path, out_dir, *, aggregate_by="vote", second_half=Fals
     try:
         table = TableWriter(outputs.tmp["frames"], loaded.label_names)
         tracker = IoUTracker()
-        largest = []
+        with_face = 0
         n, t0, span = 0, time.perf_counter(), [None, None]
         with _progress(total, progress) as bar:
             for i, sec, frame in iter_frames(path, every=every, start=start, end=end):
@@ -273,7 +273,7 @@ def predict_video(model, path, out_dir, *, aggregate_by="vote", second_half=Fals
                 tracks = tracker.update([p.box for p in preds]) if preds and preds[0].box else \
                     list(range(len(preds)))
                 table.write(i, sec, preds, tracks)
-                largest.append(preds[0] if preds else None)
+                with_face += bool(preds)
                 if write_video:
                     if writer is None:
                         h, w = frame.shape[:2]
@@ -297,12 +297,15 @@ def predict_video(model, path, out_dir, *, aggregate_by="vote", second_half=Fals
         from .timeline import plot_timeline, read_table, summarize
 
         rows = read_table(outputs.tmp["frames"])
-        label, scores = aggregate(largest, loaded.label_names, method=aggregate_by, second_half=second_half)
+        # Video-level emotion: the largest face of each frame (face 0), read back like the rest.
+        first_faces = rows[rows["face"] == 0][[f"p_{n}" for n in loaded.label_names]].to_numpy()
+        label, scores = aggregate_probabilities(first_faces, loaded.label_names, method=aggregate_by,
+                                                second_half=second_half)
         people = summarize(rows, method=aggregate_by, second_half=second_half, min_frames=min_track_frames)
         if plot:
             plot_timeline(rows, outputs.tmp["timeline"], min_frames=min_track_frames,
                           title=f"{Path(path).name}: emotion over time")
-        result = VideoResult(n, sum(p is not None for p in largest), label,
+        result = VideoResult(n, with_face, label,
                              aggregate_by + (", second half" if second_half else ""), scores,
                              n / elapsed if elapsed else 0.0, {}, people, span[0], span[1])
         result.files = {k: str(p) for k, p in outputs.final.items()}

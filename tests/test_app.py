@@ -44,9 +44,9 @@ def start_server(args, log_path):
     port = _free_port()
     log = open(log_path, "w")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", GRADIO_ANALYTICS_ENABLED="False")
-    cmd = [sys.executable, "-c", "import sys; from fercsv.app import launch; "
-           "launch(sys.argv[1], port=int(sys.argv[2]), open_browser=False)", *map(str, args), str(port)]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-m", "fercsv", "app", *map(str, args), "--port", str(port),
+                             "--no-browser"], stdout=log, stderr=subprocess.STDOUT, env=env,
+                            start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + SERVER_START_SECONDS
     while time.monotonic() < deadline:

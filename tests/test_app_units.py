@@ -1,0 +1,104 @@
+"""The app's Python side without a browser: it runs on onnxruntime alone (no TensorFlow), and a missing
+Gradio or a bad model is one line from the CLI."""
+import subprocess
+import sys
+import textwrap
+
+import cv2
+import numpy as np
+import pytest
+
+import fercsv
+from fercsv.app import FrameRate, analyze_photo, analyze_video, live_frame
+from helpers import run_cli
+from test_video import _onnx_path
+
+#: Makes ``import NAME`` fail in a child Python, as on a machine without those packages.
+BLOCK = textwrap.dedent("""
+    import sys
+    class Block:
+        def find_spec(self, name, path=None, target=None):
+            if name.split('.')[0] in BLOCKED:
+                raise ImportError(f"No module named {name!r} (blocked by the test)")
+    sys.meta_path.insert(0, Block())
+""")
+
+
+@pytest.fixture(scope="module")
+def onnx_model(tmp_path_factory, tiny_run):
+    return _onnx_path(tmp_path_factory, tiny_run)
+
+
+def test_app_predicts_on_onnxruntime_alone_without_tensorflow(onnx_model, astronaut_bgr, tmp_path):
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), astronaut_bgr)
+    script = BLOCK.replace("BLOCKED", "{'tensorflow', 'keras', 'tf2onnx'}") + textwrap.dedent(f"""
+        import cv2, numpy as np
+        import fercsv.app as app
+        blocks = app.build_app({str(onnx_model)!r})
+        model = app.load_app_model({str(onnx_model)!r})
+        image, probs, text = app.analyze_photo(model, {str(photo)!r})
+        rgb = cv2.cvtColor(cv2.imread({str(photo)!r}), cv2.COLOR_BGR2RGB)
+        shown, meter, status = app.live_frame(model, rgb, app.FrameRate())
+        assert image.shape == (512, 512, 3) and shown.shape[1] == 512, (image.shape, shown.shape)
+        assert "tensorflow" not in sys.modules and "keras" not in sys.modules
+        print("OK", text, "|", status)
+    """)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.startswith("OK face 0: ")
+
+
+def test_missing_gradio_is_one_line_naming_the_extra(onnx_model):
+    script = BLOCK.replace("BLOCKED", "{'gradio'}") + textwrap.dedent(f"""
+        from fercsv.cli import main
+        sys.exit(main(["app", {str(onnx_model)!r}, "--no-browser"]))
+    """)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and "pip install 'fercsv[app]'" in r.stderr
+
+
+def test_bad_model_and_port_are_one_line(tmp_path):
+    r = run_cli("app", tmp_path / "missing.onnx", "--no-browser")
+    assert r.returncode == 1 and r.stderr.startswith("fercsv: error: ") and r.stderr.count("\n") == 1
+    assert "missing.onnx" in r.stderr
+    r = run_cli("app", "--help")
+    assert r.returncode == 0 and "--no-browser" in r.stdout and "example:" in r.stdout
+
+
+def test_handlers_on_real_files(onnx_model, astronaut_bgr, tmp_path):
+    model = fercsv.load_model(onnx_model)
+    photo = tmp_path / "a.png"
+    cv2.imwrite(str(photo), astronaut_bgr)
+    image, probs, text = analyze_photo(model, {"path": str(photo), "orig_name": "me.png"})
+    assert image.shape == astronaut_bgr.shape and sum(probs.values()) == pytest.approx(1, abs=1e-3)
+    assert not np.array_equal(image[..., ::-1], astronaut_bgr)  # a box was drawn
+    (tmp_path / "x.jpg").write_text("text")
+    with pytest.raises(fercsv.BadInputError, match="^me.jpg: not an image"):
+        analyze_photo(model, {"path": str(tmp_path / "x.jpg"), "orig_name": "me.jpg"})
+    with pytest.raises(fercsv.BadInputError, match="no video given"):
+        analyze_video(model, None, tmp_path)
+    (tmp_path / "v.mp4").write_bytes(b"")
+    with pytest.raises(fercsv.BadInputError, match="^holiday.mp4: the file is empty"):
+        analyze_video(model, {"path": str(tmp_path / "v.mp4"), "orig_name": "holiday.mp4"}, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "v.mp4", "x.jpg"]  # nothing left over
+    # frames per second of a stream, and an empty frame from the page
+    meter = FrameRate(window=3)
+    assert [meter.tick(now=t) for t in (0, 0.5, 1.0, 1.1)] == [0.0, 2.0, 2.0, pytest.approx(2 / 0.6)]
+    assert live_frame(model, None, meter) == (None, meter, "")
+
+
+def test_app_shows_inline_in_a_notebook_cell(onnx_model):
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(f"from fercsv.app import launch\nurl = launch({str(onnx_model)!r})"),
+                nbformat.v4.new_code_cell("import urllib.request\n"
+                                          "print(urllib.request.urlopen(url, timeout=30).status, url)")]
+    NotebookClient(nb, timeout=300, kernel_name="python3").execute()
+    shown = [o for o in nb.cells[0].outputs if o.get("output_type") == "display_data"]
+    assert shown and "<iframe" in shown[0]["data"]["text/html"]
+    assert "fercsv app at http://127.0.0.1:" in "".join(o.get("text", "") for o in nb.cells[0].outputs)
+    assert nb.cells[1].outputs[0]["text"].startswith("200 http://127.0.0.1:")
