@@ -137,6 +137,10 @@ def _register_predict(sub):
     option(p, "--resume", action="store_true", help="skip inputs already in OUT/predictions.csv")
     option(p, "--aggregate", dest="aggregate_by", choices=AGGREGATIONS,
            help=f"videos: one emotion per video by {' or '.join(AGGREGATIONS)} (default: {AGGREGATIONS[0]})")
+    option(p, "--start", type=float, help="videos: begin at this time in seconds (default: the start)")
+    option(p, "--end", type=float, help="videos: stop at this time in seconds (default: the end)")
+    option(p, "--no-plot", dest="plot", action="store_false",
+           help="videos: no emotion-over-time PNG (drawn when matplotlib is installed)")
     option(p, "--second-half", action="store_true", help="videos: aggregate only the later half")
     option(p, "--every", type=positive_int, help="videos: use every N-th frame (default: 1)")
 
