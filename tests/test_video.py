@@ -166,3 +166,18 @@ def test_truncated_video_and_bad_options(onnx_model, clip, tmp_path):
         with pytest.raises(fercsv.BadInputError, match=message):
             predict_video(onnx_model, clip, tmp_path / "out", progress=False, **kwargs)
         assert not (tmp_path / "out").exists()
+
+
+def test_cli_predict_video_window_and_bad_window(onnx_model, clip, tmp_path):
+    from helpers import run_cli
+
+    r = run_cli("predict", onnx_model, clip, "--out", tmp_path / "o", "--start", "1", "--end", "2",
+                "--every", "5", "--no-plot")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(next((tmp_path / "o").rglob("summary.json")).read_text())
+    assert (summary["frames"], summary["start"], summary["end"]) == (3, 1.0, 2.0)
+    assert "timeline" not in summary["files"] and "frames" in summary["files"]
+    r = run_cli("predict", onnx_model, clip, "--out", tmp_path / "bad", "--start", "2", "--end", "1")
+    assert r.returncode == 1 and r.stderr.count("\n") == 1
+    assert "end (1.0 s) must come after start (2.0 s)" in r.stderr
+    assert not list((tmp_path / "bad").rglob("*.csv"))
