@@ -10,7 +10,6 @@ import argparse
 import dataclasses
 import inspect
 import json
-import os
 import shutil
 import sys
 
@@ -115,7 +114,8 @@ def _cmd_convert(a):
         options["preprocess"] = face_preprocessor(size=a.size if "size" in a else 48,
                                                   equalize=getattr(a, "equalize", False),
                                                   keep_no_face=getattr(a, "no_face", "skip") == "keep")
-    options.setdefault("progress", True)
+    if "ferplus" not in options:  # a progress bar unless --quiet (the FER+ rewrite is one quick pass)
+        options.setdefault("progress", True)
     emit(convert(**options), a)
 
 
@@ -154,7 +154,7 @@ def _cmd_demo(a):
 
 
 def _register_core(sub):
-    from .convert import csv_to_folder, folder_to_csv
+    from .convert import folder_to_csv
     from .demo import demo
     from .ferplus import FERPLUS_MODES, ferplus_csv
     from .info import info

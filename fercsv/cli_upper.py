@@ -121,6 +121,7 @@ def _register_train(sub):
 
 def _register_predict(sub):
     from .prediction import AGGREGATIONS, predict_paths
+    from .video import predict_video
 
     p = verb(sub, "predict", help="predict emotions on photos, folders, globs or videos",
              func=_cmd_predict,
@@ -135,14 +136,14 @@ def _register_predict(sub):
     option(p, "--no-detect", dest="detect", action="store_false", help="inputs are already-cropped faces")
     option(p, "--equalize", action="store_true", help="equalize faces (if the model was trained so)")
     option(p, "--resume", action="store_true", help="skip inputs already in OUT/predictions.csv")
-    option(p, "--aggregate", dest="aggregate_by", choices=AGGREGATIONS,
-           help=f"videos: one emotion per video by {' or '.join(AGGREGATIONS)} (default: {AGGREGATIONS[0]})")
+    option(p, "--aggregate", dest="aggregate_by", choices=tuple(AGGREGATIONS), library=predict_video,
+           help="videos: one emotion per video")
     option(p, "--start", type=float, help="videos: begin at this time in seconds (default: the start)")
     option(p, "--end", type=float, help="videos: stop at this time in seconds (default: the end)")
     option(p, "--no-plot", dest="plot", action="store_false",
            help="videos: no emotion-over-time PNG (drawn when matplotlib is installed)")
     option(p, "--second-half", action="store_true", help="videos: aggregate only the later half")
-    option(p, "--every", type=positive_int, help="videos: use every N-th frame (default: 1)")
+    option(p, "--every", type=positive_int, library=predict_video, help="videos: use every N-th frame")
 
     f = verb(sub, "frames", help="extract the frames of a video as PNG files", func=_cmd_frames,
              example="fercsv frames clip.mp4 frames/ --every 5")

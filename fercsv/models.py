@@ -5,6 +5,7 @@ and ends with a float32 softmax; no augmentation layers live inside a model.
 """
 from . import checks
 from .errors import BadInputError, FercsvError
+from .runtimes import INPUT_SCALE
 from .tfutil import import_tf
 
 #: Input layer name shared by every fercsv model (and the exported ONNX/TFLite input).
@@ -78,7 +79,7 @@ def transfer(backbone, input_shape=(48, 48, 1), n_classes=7, *, weights=None, si
     inp = keras.Input(input_shape, name=INPUT_NAME)
     x = L.Resizing(size, size)(inp)
     x = L.Concatenate()([x, x, x])
-    x = L.Rescaling(255.0)(x)  # keras.applications expect 0..255 inputs before their own preprocessing
+    x = L.Rescaling(INPUT_SCALE)(x)  # keras.applications expect 0..255 inputs before their own preprocessing
     try:
         base = getattr(keras.applications, BACKBONES[key])(include_top=False, weights=weights, input_shape=(size, size, 3))
     except Exception as exc:  # urllib errors, HTTP errors, certificate errors...

@@ -5,6 +5,7 @@ same batches an uninterrupted run would have seen from that epoch on.
 """
 import numpy as np
 
+from .runtimes import INPUT_SCALE
 from .tfutil import import_tf
 
 
@@ -33,7 +34,8 @@ def augmenter(*, seed=0, flip=True, rotation=10.0, zoom=0.1, shift=0.1, brightne
 
 
 def _scale(tf, images):
-    return tf.cast(images, tf.float32) / 255.0
+    # The model input contract of fercsv.runtimes.to_input, in the graph.
+    return tf.cast(images, tf.float32) / INPUT_SCALE
 
 
 def train_dataset(images, labels, *, batch_size=128, seed=0, first_epoch=0, epochs=1, augment=True,

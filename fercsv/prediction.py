@@ -22,9 +22,7 @@ from .faces import crop_face, detect_faces
 from .images import IMAGE_EXTENSIONS, read_color, resize, to_gray  # noqa: F401 - read_color is public here too
 from .modelio import load_model
 from .runtimes import to_input
-
-#: How a video's frames make one emotion: the most frequent frame label, or the highest mean probability.
-AGGREGATIONS = ("vote", "mean")
+from .timeline import AGGREGATIONS  # noqa: F401 - the table of video aggregations, public here too
 
 #: File suffixes treated as videos by :func:`predict_paths`.
 VIDEO_EXTENSIONS = frozenset(".mp4 .avi .mov .mkv .webm .m4v .mpg .mpeg".split())
@@ -305,17 +303,19 @@ def predict_paths(inputs: list, *, model=None, out_dir: str | Path = "prediction
         raise BadInputError(f"{out_dir}: exists and is not a folder; choose another --out")
     if not inputs:
         raise BadInputError("predict: give at least one image, folder, glob or video")
-    if "aggregate_by" in video_options and video_options["aggregate_by"] not in AGGREGATIONS:
-        raise BadInputError(f"predict: aggregate_by (CLI --aggregate) must be one of {', '.join(AGGREGATIONS)}; "
-                            f"got {video_options['aggregate_by']!r}")
     files, missing = expand_inputs(inputs)
     if not files:
         raise BadInputError("predict: no images or videos found in " + ", ".join(map(str, inputs)) +
                             (f" ({'; '.join(f'{k}: {v}' for k, v in missing.items())})" if missing else ""))
     videos = [f for f in files if f[0].suffix.lower() in VIDEO_EXTENSIONS]
     if video_options and not videos:
-        raise BadInputError(f"predict: {', '.join(sorted(video_options))} apply to videos, and none of the "
-                            "inputs is a video; drop those options")
+        flags = ", ".join(f"{k} (CLI --{k.replace('_', '-')})" for k in sorted(video_options))
+        raise BadInputError(f"predict: {flags} only apply to videos, and none of the inputs is a video; "
+                            "leave them out")
+    if videos:
+        from .video import check_options
+
+        check_options(**video_options)
     loaded = load_model(model)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = BatchReport(str(out_dir), skipped=dict(missing))

@@ -226,3 +226,17 @@ def test_tensorflow_start_up_lines_are_filtered_unless_asked(tiny_run, synth_csv
     assert "PublicTest: accuracy" in quiet.stdout
     assert not chatter.search(quiet.stderr), quiet.stderr
     assert chatter.search(loud.stderr), loud.stderr  # this TensorFlow does talk when allowed to
+
+
+def test_convert_ferplus_flags(tmp_path):
+    from test_ferplus import _fer_csv, _row, _votes_file
+
+    ds, src = _fer_csv(tmp_path)
+    votes = [_row(happiness=8, surprise=2)] * len(ds)
+    vfile = _votes_file(tmp_path / "fer2013new.csv", votes, ds.usage)
+    r = run_cli("convert", src, tmp_path / "plus.csv", "--ferplus", vfile, "--ferplus-mode", "probability")
+    assert r.returncode == 0, r.stderr
+    back = read_csv(tmp_path / "plus.csv")
+    assert len(back) == len(ds) and back.targets() is not None and back.name_of(back.labels[0]) == "happy"
+    r = run_cli("convert", src, tmp_path / "x.csv", "--ferplus", vfile, "--ferplus-mode", "votes")
+    assert r.returncode == 2 and "invalid choice: 'votes'" in r.stderr
