@@ -3,7 +3,7 @@ Python-only rate of the same per-frame work; and the memory of video timelines, 
 
 The browser figure is what a person sees: annotated frames arriving in the page per second (the
 fake camera shows scikit-image's astronaut at 640x480), counted on the page's own clock.
-Usage: python benchmarks/bench_app.py [--model MODEL.onnx] [--seconds 10]
+Usage: python benchmarks/bench_app.py [--model MODEL.onnx] [--seconds 10] [--screenshot docs/app.png]
 """
 import argparse
 import os
@@ -48,7 +48,7 @@ def python_rate(model, seconds):
     return n / (time.perf_counter() - t0)
 
 
-def browser_rate(model, seconds, workdir):
+def browser_rate(model, seconds, workdir, screenshot=None):
     """Frames/s arriving in the page, and what the server measured between frames."""
     from playwright.sync_api import sync_playwright
 
@@ -76,7 +76,7 @@ def browser_rate(model, seconds, workdir):
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
                 "--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
                 f"--use-file-for-fake-video-capture={cam}"])
-            page = browser.new_page()
+            page = browser.new_page(viewport={"width": 1280, "height": 860})
             page.goto(url)
             page.get_by_text("Click to Access Webcam").click()
             page.locator("#live-camera button[aria-label='capture photo']").click()
@@ -90,6 +90,13 @@ def browser_rate(model, seconds, workdir):
             page.wait_for_timeout(seconds * 1000)
             f = page.evaluate("window.__f")
             server_fps = float(page.locator("#live-output img.fercsv-live").get_attribute("data-fps"))
+            if screenshot:  # the README's picture: the live row, 960 px wide, 128 colours
+                from PIL import Image
+
+                page.screenshot(path=str(Path(workdir) / "shot.png"), clip={"x": 0, "y": 0, "width": 1280,
+                                                                            "height": 700})
+                img = Image.open(Path(workdir) / "shot.png").convert("RGB").resize((960, 525), Image.LANCZOS)
+                img.quantize(colors=128, dither=Image.Dither.NONE).save(screenshot, optimize=True)
             browser.close()
         return (len(f) - 1) / ((f[-1][1] - f[0][1]) / 1000), server_fps
     finally:
@@ -123,6 +130,7 @@ def main():
     ap.add_argument("--model", default=None, help=".onnx/RUN_DIR (default: the shipped pretrained model)")
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--frames", type=int, default=150, help="short clip; the long one has 4x as many")
+    ap.add_argument("--screenshot", default=None, help="save the live page as a small PNG (docs/app.png)")
     args = ap.parse_args()
     import fercsv
     from fercsv.app import load_app_model
@@ -134,7 +142,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         py = python_rate(model, args.seconds)
         figure("live: per-frame work in Python", py, "frames/s")
-        seen, server = browser_rate(model_path, args.seconds, tmp)
+        seen, server = browser_rate(model_path, args.seconds, tmp, args.screenshot)
         figure("live: end to end in Chromium", seen, "frames/s", seen / py, versus="Python only",
                note=f"server saw {server:.1f} frames/s")
         clips = {n: make_clip(n, tmp) for n in (10, args.frames, 4 * args.frames)}
