@@ -47,7 +47,8 @@ def integer(func: str, name: str, value, *, minimum=None, maximum=None, optional
     return int(value)
 
 
-def number(func: str, name: str, value, *, minimum=None, above=None, below=None, optional=False):
+def number(func: str, name: str, value, *, minimum=None, maximum=None, above=None, below=None,
+           optional=False):
     """Return ``value`` as a float if it lies in the allowed range (``above``/``below`` are strict).
 
     >>> number("train", "lr", 0.001, above=0)
@@ -57,11 +58,12 @@ def number(func: str, name: str, value, *, minimum=None, above=None, below=None,
         return value
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value
     ok = ok and (minimum is None or value >= minimum) and (above is None or value > above) \
-        and (below is None or value < below)
+        and (below is None or value < below) and (maximum is None or value <= maximum)
     if not ok:
         bounds = " and ".join(b for b in ((f">= {minimum}" if minimum is not None else ""),
                                          (f"> {above}" if above is not None else ""),
-                                         (f"< {below}" if below is not None else "")) if b)
+                                         (f"< {below}" if below is not None else ""),
+                                         (f"<= {maximum}" if maximum is not None else "")) if b)
         raise BadInputError(f"{_where(func, name)} must be a number{' ' + bounds if bounds else ''}"
                             f"{' or None' if optional else ''}; got {value!r}")
     return float(value)

@@ -72,7 +72,7 @@ def _register_train(sub):
     from .models import BACKBONES, MODELS, WEIGHTS
     from .split import BALANCE_METHODS
     from .tfutil import PRECISIONS
-    from .trainer import CLASS_WEIGHTS, SCHEDULES, TrainConfig, train
+    from .trainer import CLASS_WEIGHTS, OPTIMIZERS, SCHEDULES, TrainConfig, train
 
     t = verb(sub, "train", help="train a CNN on a FER-2013 CSV into RUN_DIR (rerun to resume)", func=_cmd_train,
              example="fercsv train fer2013.csv --out run/ --epochs 40\n"
@@ -90,7 +90,12 @@ def _register_train(sub):
     option(t, "--schedule", choices=SCHEDULES, library=TrainConfig, help="learning-rate schedule")
     option(t, "--warmup-epochs", type=int, library=TrainConfig, help="epochs of linear warm-up (cosine)")
     option(t, "--label-smoothing", type=fraction, library=TrainConfig, help="label smoothing of the loss")
-    option(t, "--weight-decay", type=float, library=TrainConfig, help="AdamW weight decay")
+    option(t, "--weight-decay", type=float, library=TrainConfig, help="decoupled weight decay")
+    option(t, "--optimizer", choices=OPTIMIZERS, library=TrainConfig,
+           help="adamw, or sgd (Nesterov momentum 0.9)")
+    option(t, "--mixup", type=float, library=TrainConfig, help="mixup Beta alpha (0: off), e.g. 0.2")
+    option(t, "--erasing", type=fraction, library=TrainConfig,
+           help="probability of random erasing per image (0: off)")
     option(t, "--no-augment", dest="augment", action="store_false", help="no flips/rotations/zoom in training")
     option(t, "--class-weight", choices=CLASS_WEIGHTS, library=TrainConfig, help="cost-sensitive loss")
     option(t, "--balance", choices=BALANCE_METHODS, library=TrainConfig, help="resample Training rows")

@@ -71,6 +71,10 @@ TTA_MODES = {
     "none": ((False, 1.0),),
     "flip": ((False, 1.0), (True, 1.0)),
     "flip+zoom": tuple((m, s) for m in (False, True) for s in (1.0, 1.05, 0.95)),
+    # the face itself, then the centre and the four corners of a crop 10 % smaller, each mirrored or
+    # not (ten crops); (mirrored, scale, dx, dy) moves the zoomed window by dx, dy of its margin.
+    "ten-crop": ((False, 1.0),) + tuple((m, 1.1, dx, dy) for m in (False, True)
+                                        for dx, dy in ((0, 0), (-1, -1), (1, -1), (-1, 1), (1, 1))),
 }
 
 
@@ -91,10 +95,13 @@ def tta_views(images, mode):
 
     images = np.asarray(images, np.uint8)
     h, w = images.shape[1:3]
-    for mirrored, scale in TTA_MODES[tta_mode(mode)]:
+    for mirrored, scale, *shift in TTA_MODES[tta_mode(mode)]:
         view = images[:, :, ::-1] if mirrored else images
         if scale != 1.0:
             m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), 0, scale)
+            if shift:  # move the zoomed window to a corner: half the border cropped off, per axis
+                m[0, 2] += shift[0] * (scale - 1) * w / 2
+                m[1, 2] += shift[1] * (scale - 1) * h / 2
             view = np.stack([cv2.warpAffine(im, m, (w, h), flags=cv2.INTER_LINEAR,
                                             borderMode=cv2.BORDER_REFLECT_101) for im in view])
         yield np.ascontiguousarray(view)

@@ -9,11 +9,13 @@ from .runtimes import INPUT_SCALE
 from .tfutil import import_tf
 
 
-def augmenter(*, seed=0, flip=True, rotation=10.0, zoom=0.1, shift=0.1, brightness=0.2, contrast=0.2):
+def augmenter(*, seed=0, flip=True, rotation=10.0, zoom=0.1, shift=0.1, brightness=0.2, contrast=0.2,
+              erasing=0.0):
     """Keras preprocessing layers for face augmentation (applied in the pipeline, not the model).
 
     ``rotation`` is in degrees; ``zoom``, ``shift``, ``brightness`` and
-    ``contrast`` are fractions.
+    ``contrast`` are fractions; ``erasing`` is the probability of blanking a
+    random rectangle (2-33 % of the face) with noise, as in random erasing.
     """
     tf, keras = import_tf()
     L = keras.layers
@@ -30,6 +32,8 @@ def augmenter(*, seed=0, flip=True, rotation=10.0, zoom=0.1, shift=0.1, brightne
         layers.append(L.RandomBrightness(brightness, value_range=(0.0, 1.0), seed=seed + 4))
     if contrast:
         layers.append(L.RandomContrast(contrast, seed=seed + 5))
+    if erasing:
+        layers.append(L.RandomErasing(factor=erasing, value_range=(0.0, 1.0), seed=seed + 6))
     return keras.Sequential(layers, name="augment")
 
 
@@ -39,12 +43,15 @@ def _scale(tf, images):
 
 
 def train_dataset(images, labels, *, batch_size=128, seed=0, first_epoch=0, epochs=1, augment=True,
-                  aug_options=None):
+                  aug_options=None, n_classes=None, mixup=0.0):
     """Batches for epochs ``first_epoch .. epochs - 1`` and the steps per epoch.
 
     Each epoch is a fresh permutation derived statelessly from ``(seed, epoch)``;
     the last partial batch of an epoch is dropped so epochs stay aligned.
-    ``labels`` are class codes (N,) or soft targets (N, classes).
+    ``labels`` are class codes (N,) or soft targets (N, classes). With
+    ``n_classes`` the targets come out one-hot (soft targets as they are); with
+    ``mixup`` (Beta alpha, 0: off, needs ``n_classes``) each batch is blended with
+    itself reversed, images and targets alike, by a weight drawn per batch.
     """
     tf, _ = import_tf()
     images = np.asarray(images, np.uint8)
@@ -69,7 +76,28 @@ def train_dataset(images, labels, *, batch_size=128, seed=0, first_epoch=0, epoc
         aug = augmenter(seed=seed, **(aug_options or {}))
         ds = ds.map(lambda a, b: (tf.clip_by_value(aug(a, training=True), 0.0, 1.0), b),
                     num_parallel_calls=tf.data.AUTOTUNE)
+    if n_classes and labels.ndim == 1:
+        ds = ds.map(lambda a, b: (a, tf.one_hot(b, n_classes)))
+    if mixup:
+        if not n_classes:
+            raise ValueError("mixup needs n_classes (targets must be one-hot or soft)")
+        steps = n // batch_size
+        ds = ds.enumerate(start=first_epoch * steps).map(
+            lambda i, ab: _mixup(tf, ab[0], ab[1], alpha=mixup, seed=tf.stack([seed_t, i])),
+            num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE), n // batch_size
+
+
+def _mixup(tf, images, targets, *, alpha, seed):
+    """Blend a batch with its reverse: weight ~ Beta(alpha, alpha), kept >= 0.5 so each row stays itself."""
+    g1 = tf.random.stateless_gamma([], seed=seed, alpha=alpha)
+    g2 = tf.random.stateless_gamma([], seed=seed + 1, alpha=alpha)
+    lam = g1 / (g1 + g2)
+    lam = tf.maximum(lam, 1.0 - lam)
+    w = tf.cast(lam, images.dtype)  # augmentation may run in the mixed-precision compute dtype
+    mixed = w * images + (1 - w) * tf.reverse(images, [0])
+    lam = tf.cast(lam, targets.dtype)
+    return mixed, lam * targets + (1 - lam) * tf.reverse(targets, [0])
 
 
 def eval_dataset(images, labels=None, *, batch_size=256):

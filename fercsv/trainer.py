@@ -35,6 +35,12 @@ TRAINING, VALIDATION, TEST = USAGES
 #: Learning-rate schedules: cosine decay after a linear warm-up, or halving on a validation plateau.
 SCHEDULES = ("cosine", "plateau")
 
+#: Optimizers: AdamW (the CPU default), or SGD with Nesterov momentum 0.9 (the published VGG recipes).
+OPTIMIZERS = ("adamw", "sgd")
+
+#: Settings added after RUN_DIRs already existed: an older config.json without them means the default.
+ADDED_SETTINGS = ("optimizer", "mixup", "erasing")
+
 #: Class weighting of the loss (None: unweighted): "balanced" weighs classes by inverse frequency.
 CLASS_WEIGHTS = ("balanced",)
 
@@ -61,6 +67,9 @@ class TrainConfig:
     label_smoothing: float = 0.1
     weight_decay: float = 1e-4
     augment: bool = True
+    optimizer: str = "adamw"
+    mixup: float = 0.0
+    erasing: float = 0.0
     class_weight: str = None
     balance: str = None
     patience: int = 10
@@ -89,6 +98,9 @@ class TrainConfig:
         checks.number("train", "label_smoothing", self.label_smoothing, minimum=0, below=1)
         checks.number("train", "weight_decay", self.weight_decay, minimum=0)
         checks.choice("train", "augment", self.augment, (True, False))
+        checks.choice("train", "optimizer", self.optimizer, OPTIMIZERS)
+        checks.number("train", "mixup", self.mixup, minimum=0)
+        checks.number("train", "erasing", self.erasing, minimum=0, maximum=1)
         checks.choice("train", "class_weight", self.class_weight, (None, *CLASS_WEIGHTS))
         checks.choice("train", "balance", self.balance, (None, *BALANCE_METHODS))
         checks.integer("train", "patience", self.patience, minimum=0)
@@ -347,6 +359,8 @@ def _open_run_dir(run_dir, config, restart, out):
         return None
     if cfg_path.is_file():
         old = json.loads(cfg_path.read_text()).get("settings", {})
+        # settings added in later versions are absent from older RUN_DIRs: those ran with the default
+        old = {**{k: v for k, v in asdict(TrainConfig()).items() if k in ADDED_SETTINGS}, **old} if old else old
         if old and old != config.key():
             diff = {k: (old.get(k), v) for k, v in config.key().items() if old.get(k) != v}
             raise FercsvError(f"{run_dir} holds a run with other settings ({diff}); "
@@ -378,7 +392,10 @@ def _compile(keras, net, config, steps):
             alpha=0.01, warmup_target=config.lr if warm else None, warmup_steps=warm)
     else:
         rate = config.lr
-    optimizer = keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
+    if config.optimizer == "sgd":
+        optimizer = keras.optimizers.SGD(rate, momentum=0.9, nesterov=True, weight_decay=config.weight_decay)
+    else:
+        optimizer = keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     net.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     return net
@@ -449,7 +466,8 @@ def _fit(tf, keras, strategy, run_dir, config, state, train_ds, val_ds, n_classe
     soft = train_ds.targets()
     data_train, steps = train_dataset(train_ds.images, train_ds.labels if soft is None else soft,
                                       batch_size=config.batch_size, seed=config.seed, first_epoch=first_epoch,
-                                      epochs=config.epochs, augment=config.augment)
+                                      epochs=config.epochs, augment=config.augment, n_classes=n_classes,
+                                      mixup=config.mixup, aug_options={"erasing": config.erasing})
     data_val = eval_dataset(val_ds.images, val_ds.labels, batch_size=256)
     with strategy.scope():
         if first_epoch:
@@ -458,7 +476,7 @@ def _fit(tf, keras, strategy, run_dir, config, state, train_ds, val_ds, n_classe
             net = build_model(config.model, input_shape=train_ds.image_shape + (1,), n_classes=n_classes,
                               backbone=config.backbone, weights=config.weights)
             _compile(keras, net, config, steps)
-    one_hot = lambda x, y: (x, tf.one_hot(y, n_classes))  # noqa: E731
+    one_hot = lambda x, y: (x, tf.one_hot(y, n_classes))  # noqa: E731  (validation batches)
     callbacks = [_Recorder(keras, run_dir, config, state, t_start, out)]
     if config.schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau("val_accuracy", factor=0.5,
@@ -468,7 +486,7 @@ def _fit(tf, keras, strategy, run_dir, config, state, train_ds, val_ds, n_classe
         f"validating on {len(val_ds)}; {device}, {precision}, {config.epochs} epochs of {steps} steps")
     if soft is not None:
         out("learning from soft targets (p_<label> columns); validation scores the majority label")
-    net.fit(data_train if soft is not None else data_train.map(one_hot), validation_data=data_val.map(one_hot),
+    net.fit(data_train, validation_data=data_val.map(one_hot),
             epochs=config.epochs, initial_epoch=first_epoch, steps_per_epoch=steps, class_weight=weights,
             callbacks=callbacks, shuffle=False, verbose=verbose if verbose != "auto" else _verbosity())
 

@@ -1,0 +1,105 @@
+"""Recipe options of the published FER recipes: mixup, random erasing, SGD-Nesterov, ten-crop TTA."""
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+import fercsv
+from fercsv.evaluation import TTA_MODES, tta_views
+
+pytestmark = pytest.mark.tensorflow
+
+
+def _batches(ds, n=3):
+    return [(a.numpy(), b.numpy()) for a, b in ds.take(n)]
+
+
+def test_mixup_blends_each_batch_with_its_reverse():
+    from fercsv.pipeline import train_dataset
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (64, 48, 48), dtype=np.uint8)
+    labels = rng.integers(0, 7, 64)
+    plain, _ = train_dataset(images, labels, batch_size=16, augment=False, n_classes=7, epochs=1)
+    mixed, _ = train_dataset(images, labels, batch_size=16, augment=False, n_classes=7, epochs=1, mixup=0.4)
+    weights = []
+    for (x, y), (mx, my) in zip(_batches(plain), _batches(mixed)):
+        lam = my[0][y[0].argmax()] if y[0].argmax() != y[-1].argmax() else None
+        if lam is None:
+            continue
+        weights.append(lam)
+        assert 0.5 <= lam <= 1.0
+        np.testing.assert_allclose(mx, lam * x + (1 - lam) * x[::-1], atol=1e-5)
+        np.testing.assert_allclose(my, lam * y + (1 - lam) * y[::-1], atol=1e-6)
+        np.testing.assert_allclose(my.sum(1), 1.0, atol=1e-6)
+    assert weights and len(set(np.round(weights, 6))) == len(weights)  # a new weight per batch
+
+
+def test_random_erasing_blanks_one_rectangle():
+    from fercsv.pipeline import augmenter
+
+    aug = augmenter(flip=False, rotation=0, zoom=0, shift=0, brightness=0, contrast=0, erasing=1.0, seed=3)
+    x = np.full((8, 48, 48, 1), 0.5, np.float32)
+    out = np.asarray(aug(x, training=True))
+    changed = (np.abs(out - x) > 1e-6).reshape(8, -1).mean(1)
+    # Keras draws the rectangle's size per image; a draw can round to nothing, most do not
+    assert (changed > 0).sum() >= 4 and (changed <= 0.34).all()
+    first = int(np.argmax(changed > 0))
+    rows, cols = np.nonzero(np.abs(out[first, ..., 0] - 0.5) > 1e-6)
+    box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+    assert box == len(rows)  # the erased pixels fill their bounding box: one rectangle
+
+
+def test_ten_crop_views_are_the_face_and_ten_crops():
+    rng = np.random.default_rng(1)
+    img = cv2.GaussianBlur(rng.integers(0, 256, (48, 48), dtype=np.uint8), (0, 0), 3)
+    views = list(tta_views(img[None], "ten-crop"))
+    assert len(views) == len(TTA_MODES["ten-crop"]) == 11
+    np.testing.assert_array_equal(views[0][0], img)
+    side = round(48 / 1.1)
+    starts = {(0, 0): (48 - side) // 2, (-1, -1): 0, (1, 1): 48 - side}
+    crops = {k: cv2.resize(img[s:s + side, s:s + side], (48, 48), interpolation=cv2.INTER_LINEAR)
+             for k, s in starts.items()}
+    by_shift = {tuple(v[2:]): views[i][0] for i, v in enumerate(TTA_MODES["ten-crop"]) if i and not v[0]}
+    for shift, crop in crops.items():
+        # the diagonal corners: the window shift moves content the opposite way of the crop's corner
+        view = by_shift[shift] if shift == (0, 0) else by_shift[tuple(-d for d in shift)]
+        assert np.mean(np.abs(view.astype(float) - crop)) < 3.0, shift
+    mirrored = [views[i][0] for i, v in enumerate(TTA_MODES["ten-crop"]) if v[0]]
+    assert len(mirrored) == 5
+    assert len({v.tobytes() for v in views}) == 11
+
+
+def test_sgd_mixup_erasing_run_is_recorded_and_resumable_settings(tmp_path, synth_csv):
+    run = tmp_path / "sgd"
+    fercsv.train(synth_csv, run, epochs=1, batch_size=32, optimizer="sgd", mixup=0.2, erasing=0.5,
+                 lr=0.01, tta="ten-crop", verbose=0, out=lambda m: None)
+    settings = json.loads((run / "config.json").read_text())["settings"]
+    assert (settings["optimizer"], settings["mixup"], settings["erasing"]) == ("sgd", 0.2, 0.5)
+    import keras
+
+    opt = keras.models.load_model(run / "last.keras").optimizer
+    assert type(opt).__name__ == "SGD" and opt.nesterov and opt.momentum == pytest.approx(0.9)
+    report = json.loads((run / "report.json").read_text())
+    assert report["tta"] == "ten-crop" and "accuracy_no_tta" in report
+    with pytest.raises(fercsv.BadInputError, match="optimizer"):
+        fercsv.train(synth_csv, tmp_path / "bad", optimizer="adam")
+    with pytest.raises(fercsv.BadInputError, match="erasing"):
+        fercsv.train(synth_csv, tmp_path / "bad", erasing=1.5)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_run_dirs_from_before_the_recipe_options_still_match(tmp_path, tiny_run, synth_csv):
+    """A RUN_DIR written before optimizer/mixup/erasing existed ran with their defaults."""
+    old = tmp_path / "old"
+    shutil.copytree(tiny_run, old)
+    cfg = json.loads((old / "config.json").read_text())
+    for key in ("optimizer", "mixup", "erasing"):
+        cfg["settings"].pop(key, None)
+    (old / "config.json").write_text(json.dumps(cfg))
+    said = []
+    fercsv.train(synth_csv, old, epochs=3, batch_size=32, warmup_epochs=1, tta=False, precision="float32",
+                 out=said.append)
+    assert "already finished" in said[0]
