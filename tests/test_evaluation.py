@@ -49,7 +49,7 @@ def test_tta_averages_the_views(tiny_run, synth_csv):
                                np.mean(single, axis=0), atol=1e-6)
     np.testing.assert_allclose(predict_probabilities(loaded, faces, tta="flip"),
                                (single[0] + single[3]) / 2, atol=1e-6)
-    with pytest.raises(fercsv.BadInputError, match=r"tta \(CLI --tta\) must be one of none, flip, flip\+zoom; got .crops."):
+    with pytest.raises(fercsv.BadInputError, match=r"tta \(CLI --tta\) must be one of none, flip, flip\+zoom, ten-crop; got .crops."):
         predict_probabilities(loaded, faces, tta="crops")
 
 
