@@ -16,6 +16,7 @@ from . import pixels
 from .dataset import CSVWriter, FERDataset, read_csv
 from .errors import BadImageError, BadInputError, UnsafePathError
 from .archives import is_archive, open_tree
+from .archives import members as archive_members
 from .images import encode_png, gray_from_bytes, is_image_name, load_gray
 from .parallel import default_workers, ordered_map
 
@@ -423,3 +424,27 @@ def check_size(size):
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
         raise BadInputError(f"size must be a whole number of pixels >= 1, not {size!r} (CLI --size)")
     return int(size)
+
+
+def load_data(data, *, size: int = 48) -> FERDataset:
+    """A :class:`FERDataset` from whatever holds the faces: a FERDataset, a CSV (plain, ``.gz``, a
+    zip holding one CSV, a URL), an image folder, or an archive (zip/tar) of image folders.
+
+    ``train`` and ``evaluate`` read their data through this, so a Kaggle image folder works as is.
+
+    >>> import tempfile, os, cv2
+    >>> d = tempfile.mkdtemp(); os.makedirs(f"{d}/test/happy")
+    >>> _ = cv2.imwrite(f"{d}/test/happy/a.png", np.zeros((48, 48), np.uint8))
+    >>> ds = load_data(d)
+    >>> ds.usage.tolist(), ds.name_of(ds.labels[0])
+    (['PrivateTest'], 'happy')
+    """
+    if isinstance(data, FERDataset):
+        return data
+    if not str(data).startswith(("http://", "https://")):
+        path = Path(data)
+        if path.is_dir():
+            return read_folder(path, size=size, keep_paths=False)
+        if is_archive(path) and any(map(is_image_name, archive_members(path))):
+            return read_folder(path, size=size, keep_paths=False)
+    return read_csv(data)

@@ -13,7 +13,8 @@ import numpy as np
 
 from . import labels as L
 from .atomic import atomic_path
-from .dataset import FERDataset, read_csv
+from .convert import load_data
+from .dataset import FERDataset
 from .errors import BadInputError, require
 from .modelio import load_model
 from .runtimes import to_input
@@ -137,7 +138,8 @@ def roc_auc_per_class(y, probs, label_names):
 
 def evaluate(model, data, *, split: str | None = "PrivateTest", tta: str | bool = "none",
              out_dir: str | Path | None = None, label_names: list | None = None) -> EvalReport:
-    """Score ``model`` (RUN_DIR, model file, Keras model) on ``split`` of ``data`` (CSV or FERDataset).
+    """Score ``model`` (RUN_DIR, model file, Keras model) on ``split`` of ``data``
+    (CSV, image folder or archive of one, or FERDataset).
 
     ``split=None`` (or ``"all"``) scores every labelled row. With TTA the same pass
     also records the plain accuracy (``accuracy_no_tta``). Writes ``report.json`` and
@@ -149,7 +151,7 @@ def evaluate(model, data, *, split: str | None = "PrivateTest", tta: str | bool 
     split = None if split == "all" else split
     if split is not None:
         split = L.canonical_usage(split, where="evaluate: split (CLI --split): ")
-    ds = data if isinstance(data, FERDataset) else read_csv(data)
+    ds = load_data(data)
     loaded = load_model(model, label_names=label_names)
     if split is not None:
         if not (ds.usage == split).any():

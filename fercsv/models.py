@@ -97,7 +97,14 @@ def transfer(backbone, input_shape=(48, 48, 1), n_classes=7, *, weights=None, si
 
 
 #: Named models (``build_model(name)``, CLI ``train --model``); the first is the default.
-MODELS = {"fercnn": fercnn, "seed-cnn": seed_cnn}
+def fercnn_wide(input_shape=(48, 48, 1), n_classes=7):
+    """fercnn at twice the width (64-512 filters, about 5 M parameters): the size of the VGG
+    variants behind the best published single-model FER-2013 figures; meant for a GPU."""
+    return fercnn(input_shape, n_classes, width=64)
+
+
+#: Named models (``build_model(name)``, CLI ``--model``).
+MODELS = {"fercnn": fercnn, "fercnn-wide": fercnn_wide, "seed-cnn": seed_cnn}
 
 #: Transfer backbones (``build_model(backbone=...)``, CLI ``--backbone``): name -> keras.applications class.
 BACKBONES = {"vgg16": "VGG16", "vgg19": "VGG19", "resnet50": "ResNet50", "mobilenetv2": "MobileNetV2",

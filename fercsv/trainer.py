@@ -25,7 +25,7 @@ import numpy as np
 from . import __version__ as fercsv_version
 from . import checks
 from .atomic import atomic_path
-from .dataset import FERDataset, read_csv
+from .dataset import FERDataset
 from .errors import BadInputError, FercsvError
 from .labels import USAGES
 from .split import BALANCE_METHODS, balance, class_weights, split
@@ -191,7 +191,9 @@ def _versions():
 
 def _prepare_data(data, config, out):
     """The dataset to train on, checked before anything is written."""
-    ds = data if isinstance(data, FERDataset) else read_csv(data)
+    from .convert import load_data
+
+    ds = load_data(data)
     ds = ds.subset(ds.labels >= 0)
     if not (ds.usage == TRAINING).any():
         raise BadInputError(f"{ds.source}: no Training rows; assign Usage with 'fercsv split'")
@@ -404,7 +406,7 @@ def _compile(keras, net, config, steps):
 def train(data: str | Path | FERDataset, out_dir: str | Path, *, model: str = "fercnn", epochs: int = 40,
           batch_size: int = 64, lr: float = 1e-3, restart: bool = False, out=print, verbose="auto",
           **options) -> TrainResult:
-    """Train a model on ``data`` (CSV path or FERDataset) into ``out_dir`` (the RUN_DIR).
+    """Train a model on ``data`` (CSV, image folder or archive, or FERDataset) into ``out_dir`` (the RUN_DIR).
 
     Trains on Training rows, selects on PublicTest (10% of Training when
     absent), and reports PrivateTest at the end if present. Options are the

@@ -99,3 +99,15 @@ def test_one_pass_gives_plain_and_tta_accuracy_and_roc_auc(tiny_run, synth_csv, 
     assert "macro ROC-AUC" in str(both) and "without TTA" in str(both)
     every = evaluate(tiny_run, synth_csv, split="all")
     assert every.split == "all" and every.n == len(fercsv.read_csv(synth_csv))
+
+
+def test_evaluate_reads_an_image_folder_and_its_zip(tiny_run, tmp_path):
+    import shutil
+
+    fercsv.synth(tmp_path / "faces", per_class=4, seed=5)
+    from_folder = fercsv.evaluate(tiny_run, tmp_path / "faces", split="PrivateTest")
+    archive = shutil.make_archive(str(tmp_path / "faces"), "zip", tmp_path / "faces")
+    from_zip = fercsv.evaluate(tiny_run, archive, split="PrivateTest")
+    from_csv = fercsv.evaluate(tiny_run, fercsv.read_folder(tmp_path / "faces"), split="PrivateTest")
+    assert from_folder.n == from_zip.n == from_csv.n > 0
+    assert from_folder.accuracy == from_zip.accuracy == from_csv.accuracy
