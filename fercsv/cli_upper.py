@@ -41,7 +41,7 @@ def _cmd_predict(a):
 
     model, inputs = _split_model(a)
     options = given(a, drop=("paths", "model"))
-    print(predict_paths(inputs, model=model, **options))
+    print(predict_paths(inputs, model=model, out=print, **options))  # a line per file as it is done
 
 
 def _cmd_frames(a):
