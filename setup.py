@@ -32,7 +32,7 @@ VIDEO = []
 # TensorFlow; matplotlib draws the video timeline.
 APP = ["gradio>=6,<7", "onnxruntime>=1.16", "matplotlib>=3.6"]
 TEST = ["pytest>=7", "scikit-image>=0.21", "playwright>=1.40", "nbclient>=0.8", "nbformat>=5.7",
-        "ipykernel>=6", "import-linter>=2.1"]
+        "ipykernel>=6", "import-linter>=2.1", "build>=1"]
 
 setup(
     name="fercsv",
