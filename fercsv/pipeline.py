@@ -78,14 +78,14 @@ def train_dataset(images, labels, *, batch_size=128, seed=0, first_epoch=0, epoc
                     num_parallel_calls=tf.data.AUTOTUNE)
     if n_classes and labels.ndim == 1:
         ds = ds.map(lambda a, b: (a, tf.one_hot(b, n_classes)))
+    steps = n // batch_size
     if mixup:
         if not n_classes:
             raise ValueError("mixup needs n_classes (targets must be one-hot or soft)")
-        steps = n // batch_size
         ds = ds.enumerate(start=first_epoch * steps).map(
             lambda i, ab: _mixup(tf, ab[0], ab[1], alpha=mixup, seed=tf.stack([seed_t, i])),
             num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE), n // batch_size
+    return ds.prefetch(tf.data.AUTOTUNE), steps
 
 
 def _mixup(tf, images, targets, *, alpha, seed):

@@ -27,3 +27,13 @@ def write_image(path, img):
     path.parent.mkdir(parents=True, exist_ok=True)
     assert cv2.imwrite(str(path), img), path
     return path
+
+
+def write_video(path, frames, fps=10):
+    """Write BGR ``frames`` as an mp4v video file; returns the path."""
+    h, w = frames[0].shape[:2]
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for f in frames:
+        vw.write(f)
+    vw.release()
+    return path

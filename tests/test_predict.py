@@ -8,7 +8,7 @@ import pytest
 import fercsv
 from fercsv.modelio import load_model
 from fercsv.prediction import annotate, predict
-from helpers import run_cli
+from helpers import run_cli, write_video
 
 pytestmark = pytest.mark.tensorflow
 
@@ -68,18 +68,12 @@ def test_annotate_draws_label_text():
     assert img[40, 10:90].any() and img[20:40, 10:60].any()  # box edge and label background
 
 
-def _write_video(path, frames, fps=10):
-    h, w = frames[0].shape[:2]
-    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    for f in frames:
-        vw.write(f)
-    vw.release()
 
 
 def test_video_prediction_and_frames(tiny_run, astronaut_bgr, tmp_path):
     frame = cv2.resize(astronaut_bgr, (320, 320))
     frames = [frame] * 8 + [np.full_like(frame, 40)] * 2
-    _write_video(tmp_path / "clip.mp4", frames)
+    write_video(tmp_path / "clip.mp4", frames)
     from fercsv.video import aggregate, predict_video
 
     result = predict_video(tiny_run, tmp_path / "clip.mp4", tmp_path / "out", aggregate_by="mean")

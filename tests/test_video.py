@@ -12,6 +12,7 @@ import pytest
 
 import fercsv
 from fercsv.video import predict_video, video_info
+from helpers import write_video
 
 #: Photo-grade detection: the faces in this clip are small for the 320 px video preset.
 DETECT = {"max_side": 800, "scale_factor": 1.1}
@@ -38,13 +39,7 @@ def two_faces_frame(astronaut_bgr, i):
     return frame
 
 
-def write_clip(path, frames, fps=10):
-    h, w = frames[0].shape[:2]
-    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    for f in frames:
-        vw.write(f)
-    vw.release()
-    return path
+write_clip = write_video  # the name test_app imports
 
 
 @pytest.fixture(scope="module")
