@@ -31,6 +31,9 @@ VIDEO = []
 # The browser app (fercsv app): Gradio serves the page; ONNX models run on onnxruntime without
 # TensorFlow; matplotlib draws the video timeline.
 APP = ["gradio>=6,<7", "onnxruntime>=1.16", "matplotlib>=3.6"]
+# Past one machine (fercsv sweep, predict --engine ray, Parquet output): Ray Tune and Ray Data run
+# the work; pyarrow writes Parquet. Never in the core install.
+SCALE = ["ray[data,tune]>=2.10", "pyarrow>=12"]
 TEST = ["pytest>=7", "scikit-image>=0.21", "playwright>=1.40", "nbclient>=0.8", "nbformat>=5.7",
         "ipykernel>=6", "import-linter>=2.1", "build>=1"]
 
@@ -53,7 +56,8 @@ setup(
         "colab": COLAB,
         "video": VIDEO,
         "app": APP,
-        "all": TRAIN + EXPORT + COLAB + VIDEO + APP,
+        "scale": SCALE,
+        "all": TRAIN + EXPORT + COLAB + VIDEO + APP + SCALE,
         "test": TEST,
     },
     entry_points={"console_scripts": ["fercsv=fercsv.cli:main"]},

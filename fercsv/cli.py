@@ -18,7 +18,7 @@ from .errors import FercsvError, first_line
 #: Modules whose ``REGISTER`` list (or single ``register``) holds ``register(subparsers)``
 #: functions for more verbs, in help order. A listed module that does not exist is skipped,
 #: so ``fercsv.cli_app`` only has to define ``register`` for its verbs to appear.
-VERB_MODULES = ["fercsv.cli_upper", "fercsv.cli_app"]
+VERB_MODULES = ["fercsv.cli_upper", "fercsv.cli_app", "fercsv.cli_scale"]
 
 #: Verbs defined in this module (their modules need no TensorFlow).
 CORE_VERBS = ("convert", "info", "split", "balance", "synth", "demo")
