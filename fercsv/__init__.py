@@ -14,6 +14,7 @@ from importlib import import_module
 from importlib.util import find_spec
 from importlib.metadata import PackageNotFoundError, version
 
+from .concat import concat
 from .convert import ConvertReport, convert, csv_to_folder, folder_to_csv, read_folder
 from .dataset import FERDataset, read_csv, write_csv
 from .errors import (BadImageError, BadInputError, BadRowError, DownloadError, ExportError,
@@ -34,6 +35,7 @@ _LAZY = {
     "download": "fercsv.fetch", "load_model": "fercsv.modelio", "build_model": "fercsv.models",
     "predict_video": "fercsv.video",
     "predict_paths": "fercsv.prediction",
+    "sweep": "fercsv.sweeps",
 }
 
 
@@ -48,6 +50,6 @@ def __getattr__(name):
 __all__ = sorted(
     ["BadImageError", "BadInputError", "BadRowError", "ConvertReport", "DownloadError",
      "ExportError", "FER2013_LABELS", "FERDataset", "FercsvError", "InfoReport",
-     "MissingDependencyError", "UnsafePathError", "balance", "class_weights", "convert",
+     "MissingDependencyError", "UnsafePathError", "balance", "class_weights", "concat", "convert",
      "csv_to_folder", "folder_to_csv", "info", "read_csv", "read_folder", "split", "synth",
      "synth_dataset", "write_csv", *_LAZY])

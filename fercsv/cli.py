@@ -21,7 +21,7 @@ from .errors import FercsvError, first_line
 VERB_MODULES = ["fercsv.cli_upper", "fercsv.cli_app", "fercsv.cli_scale"]
 
 #: Verbs defined in this module (their modules need no TensorFlow).
-CORE_VERBS = ("convert", "info", "split", "balance", "synth", "demo")
+CORE_VERBS = ("convert", "concat", "info", "split", "balance", "synth", "demo")
 
 #: Environment variable that shows TensorFlow's start-up logs again (read by ``tfutil``).
 TF_LOGS_ENV = "FERCSV_TF_LOGS"
@@ -119,6 +119,12 @@ def _cmd_convert(a):
     emit(convert(**options), a)
 
 
+def _cmd_concat(a):
+    from .concat import concat
+
+    emit(concat(**given(a)), a)
+
+
 def _cmd_info(a):
     from .info import info
 
@@ -183,7 +189,17 @@ def _register_core(sub):
     option(c, "--ferplus", metavar="VOTES_CSV", help="FER-2013 CSV -> FER+ CSV with Microsoft's fer2013new.csv")
     option(c, "--ferplus-mode", choices=tuple(FERPLUS_MODES), library=ferplus_csv, param="mode",
            help="with --ferplus: majority label only, or with vote fractions")
+    option(c, "--shard", metavar="K/N", help="do only the K-th of N equal parts (K from 1), e.g. in a job "
+           "array; join the parts' outputs with fercsv concat")
     option(c, "--json", dest="cli_json", action="store_true", help="print the report as JSON")
+
+    j = verb(sub, "concat", help="join shard outputs (CSV or Parquet) into one file, in the order given",
+             func=_cmd_concat, example="fercsv concat faces.csv 'parts/faces-*.csv'\n"
+                                       "fercsv concat predictions.parquet part-1.parquet part-2.parquet")
+    j.add_argument("dst", metavar="OUT", help="file to write (.gz to compress, .parquet for Parquet)")
+    j.add_argument("sources", metavar="SHARD", nargs="+",
+                   help="shard outputs in order; a quoted glob ('part-*.csv') sorts part-2 before part-10")
+    option(j, "--json", dest="cli_json", action="store_true", help="print the report as JSON")
 
     i = verb(sub, "info", help="counts, blank images and duplicates of a CSV or folder", func=_cmd_info,
              example="fercsv info fer2013.csv")

@@ -1,7 +1,8 @@
 """Convert image folders to FER-2013 CSVs and back, streaming, in parallel, atomically.
 
 Layouts ``SRC/<label>/*`` and ``SRC/<split>/<label>/*``; bad files are skipped
-and reported (or fail the run with ``strict=True``).
+and reported (or fail the run with ``strict=True``). ``shard="K/N"`` does the K-th of N
+contiguous parts of a run, so that the parts joined in order are the whole run's output.
 """
 import os
 import random
@@ -13,12 +14,13 @@ import numpy as np
 
 from . import labels as L
 from . import pixels
-from .dataset import CSVWriter, FERDataset, read_csv
+from .dataset import CSVWriter, FERDataset, read_csv, write_csv
 from .errors import BadImageError, BadInputError, UnsafePathError
 from .archives import is_archive, open_tree
 from .archives import members as archive_members
 from .images import encode_png, gray_from_bytes, is_image_name, load_gray
 from .parallel import default_workers, ordered_map
+from .shards import parse_shard
 
 _BATCH = 256
 
@@ -46,6 +48,7 @@ class ConvertReport:
     ignored: list = field(default_factory=list)
     label_names: list = field(default_factory=list)
     seconds: float = 0.0
+    shard: str = ""  # "K/N" when only that part of the run was done
 
     def add(self, usage, label, n=1):
         per = self.counts.setdefault(usage, {})
@@ -57,11 +60,12 @@ class ConvertReport:
         return {"source": self.source, "destination": self.destination, "rows": self.rows,
                 "counts": self.counts, "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
                 "ignored": len(self.ignored), "seconds": round(self.seconds, 3),
-                "label_names": self.label_names}
+                "label_names": self.label_names, "shard": self.shard or None}
 
     def __str__(self):
         rate = self.rows / self.seconds if self.seconds else 0.0
-        lines = [f"wrote {self.rows} images from {self.source} to {self.destination} "
+        part = f" (shard {self.shard})" if self.shard else ""
+        lines = [f"wrote {self.rows} images{part} from {self.source} to {self.destination} "
                  f"in {self.seconds:.1f} s ({rate:,.0f} images/s)"]
         for usage in [u for u in L.USAGES if u in self.counts]:
             per = self.counts[usage]
@@ -170,16 +174,19 @@ def _decode_batch(batch, size, equalize, strict, preprocess):
             if strict:
                 raise
             bad.append((str(entry.path), exc.reason or str(exc)))
-    arr = np.stack(images) if images else np.zeros((0, size, size), np.uint8)
+    if not images:  # every file of the batch was bad (pixels.encode cannot reshape zero images)
+        return np.zeros((0, size, size), np.uint8), kept, bad, (np.zeros(0, np.uint8), np.zeros(1, np.int64))
+    arr = np.stack(images)
     return arr, kept, bad, pixels.encode(arr)
 
 
 def iter_folder(src, *, size=48, equalize=False, shuffle=False, seed=0, workers=None,
-                strict=False, progress=False, preprocess=None, report=None, found=None):
+                strict=False, progress=False, preprocess=None, report=None, found=None, shard=None):
     """Yield ``(images, entries, encoded)`` batches of a folder's images, in row order.
 
     ``encoded`` is ``pixels.encode(images)``, computed in the worker threads.
-    Skipped and ignored files go into ``report`` (a :class:`ConvertReport`).
+    Skipped and ignored files go into ``report`` (a :class:`ConvertReport`). A ``shard``
+    (:class:`~fercsv.shards.Shard`) keeps its block of the rows, taken after the shuffle.
     """
     entries, ignored = found or discover(src)
     if report is not None:
@@ -187,6 +194,8 @@ def iter_folder(src, *, size=48, equalize=False, shuffle=False, seed=0, workers=
         report.label_names = L.label_table({e.label for e in entries})
     if shuffle:
         random.Random(seed).shuffle(entries)
+    if shard is not None:
+        entries = shard.take(entries)
     batches = [entries[i:i + _BATCH] for i in range(0, len(entries), _BATCH)]
     bar = _progress(len(entries), progress, "convert")
     try:
@@ -208,12 +217,14 @@ def _progress(total, enabled, desc):
 
 
 def folder_to_csv(src, dst, *, size=48, equalize=False, shuffle=False, seed=0, workers=None,
-                  strict=False, progress=False, label_format="auto", preprocess=None):
+                  strict=False, progress=False, label_format="auto", preprocess=None, shard=None):
     """Convert an image folder to a FER-2013 CSV (``emotion,pixels,Usage``).
 
     Returns a :class:`ConvertReport`. ``dst`` ending in ``.gz`` is compressed.
     The CSV appears only when complete; with ``strict=True`` the first bad
-    image raises :class:`BadImageError` and no CSV is written.
+    image raises :class:`BadImageError` and no CSV is written. With ``shard="K/N"`` only the
+    K-th of N contiguous blocks of the rows is written (same header, labels and row order as
+    the whole run), so ``fercsv concat`` of shards 1..N gives the whole run's CSV, byte for byte.
 
     >>> import tempfile, os, cv2
     >>> d = tempfile.mkdtemp(); os.makedirs(f"{d}/faces/Happiness")
@@ -221,16 +232,20 @@ def folder_to_csv(src, dst, *, size=48, equalize=False, shuffle=False, seed=0, w
     >>> folder_to_csv(f"{d}/faces", f"{d}/out.csv").counts
     {'Training': {'happy': 1}}
     """
+    shard = parse_shard(shard, func="folder_to_csv")
     check_size(size)
     _check_preprocess(src, preprocess)
     start = time.perf_counter()
-    report = ConvertReport(str(src), str(dst))
-    found = discover(src, decode=_decoder(size, equalize, preprocess), workers=workers)
+    report = ConvertReport(str(src), str(dst), shard=str(shard or ""))
+    # A shard of an archive decodes only its own images (the archive's bytes are held meanwhile).
+    decode = None if shard is not None and is_archive(src) else _decoder(size, equalize, preprocess)
+    found = discover(src, decode=decode, workers=workers)
     table = L.label_table({e.label for e in found[0]})
     with CSVWriter(dst, label_names=table, label_format=label_format) as out:
         for images, kept, encoded in iter_folder(
                 src, size=size, equalize=equalize, shuffle=shuffle, seed=seed, workers=workers,
-                strict=strict, progress=progress, preprocess=preprocess, report=report, found=found):
+                strict=strict, progress=progress, preprocess=preprocess, report=report, found=found,
+                shard=shard):
             codes = np.array([table.index(e.label) for e in kept], np.int64)
             out.write(images, codes, [e.usage for e in kept], encoded=encoded)
             for e in kept:
@@ -285,29 +300,36 @@ def _check_preprocess(src, preprocess):
                             "extract the archive first, then convert the folder")
 
 
-def _check_destination(dst, overwrite):
+def _check_destination(dst, overwrite, shared=False):
     dst = Path(dst)
     if dst.exists() and not dst.is_dir():
         raise BadInputError(f"{dst}: exists and is not a folder; choose another destination")
-    if dst.exists() and any(dst.iterdir()) and not overwrite:
+    if not shared and dst.exists() and any(dst.iterdir()) and not overwrite:
         raise BadInputError(f"{dst}: folder is not empty; choose an empty folder or pass "
                             "overwrite=True (CLI --overwrite)")
     return dst
 
 
-def csv_to_folder(src, dst, *, overwrite=False, workers=None, progress=False, on_bad_rows="raise"):
+def csv_to_folder(src, dst, *, overwrite=False, workers=None, progress=False, on_bad_rows="raise",
+                  shard=None):
     """Write the images of a FER-2013 CSV as PNG files (lossless).
 
     Layout ``dst/<train|val|test>/<label>/<n>.png`` from Usage, or
     ``dst/<label>/<n>.png`` when the CSV has no Usage column. Label values
     that are not safe folder names are refused; nothing is written outside
     ``dst``. Returns a :class:`ConvertReport`.
+
+    With ``shard="K/N"`` only the K-th of N contiguous blocks of rows is written, under the
+    names the whole run gives them, so all shards may fill one folder side by side: the
+    folder may hold other files, a shard never deletes any, and it refuses to replace its own
+    files unless ``overwrite=True``.
     """
+    shard = parse_shard(shard, func="csv_to_folder")
     start = time.perf_counter()
     dataset = src if isinstance(src, FERDataset) else read_csv(src, on_bad_rows=on_bad_rows)
-    dst = _check_destination(dst, overwrite)
+    dst = _check_destination(dst, overwrite, shared=shard is not None)
     report = ConvertReport(str(getattr(dataset, "source", src)), str(dst),
-                           label_names=list(dataset.label_names))
+                           label_names=list(dataset.label_names), shard=str(shard or ""))
     report.skipped = [(f"line {line}", reason) for line, reason in dataset.problems]
     has_usage = dataset.columns is None or any(c.lower() in ("usage", "split", "set")
                                                for c in dataset.columns)
@@ -328,12 +350,15 @@ def csv_to_folder(src, dst, *, overwrite=False, workers=None, progress=False, on
         key = (dataset.usage[i], int(dataset.labels[i]))
         seq[key] = seq.get(key, -1) + 1
         jobs.append((i, folders[key] / f"{seq[key]:0{width}d}.png"))
-    if overwrite:
+    if shard is not None:
+        jobs = shard.take(jobs)
+        _check_own_files(dst, jobs, shard, overwrite)
+    elif overwrite:
         for key in seq:
             if folders[key].is_dir():
                 for old in folders[key].glob("*.png"):
                     old.unlink()
-    for key in seq:
+    for key in {(dataset.usage[i], int(dataset.labels[i])) for i, _ in jobs}:
         folders[key].mkdir(parents=True, exist_ok=True)
 
     def write(job):
@@ -356,11 +381,21 @@ def csv_to_folder(src, dst, *, overwrite=False, workers=None, progress=False, on
     return report
 
 
+def _check_own_files(dst, jobs, shard, overwrite):
+    if overwrite:
+        return
+    taken = [path for _, path in jobs if path.exists()]
+    if taken:
+        raise BadInputError(f"{dst}: {len(taken)} of the images of shard {shard} already exist "
+                            f"(e.g. {taken[0]}); pass overwrite=True (CLI --overwrite) to replace them")
+
+
 #: Options of each direction of :func:`convert`, with their defaults (a default value is never refused).
 FOLDER_OPTIONS = {"size": 48, "equalize": False, "shuffle": False, "seed": 0, "workers": None,
-                  "strict": False, "progress": False, "label_format": "auto", "preprocess": None}
-CSV_OPTIONS = {"overwrite": False, "workers": None, "progress": False, "on_bad_rows": "raise"}
-FERPLUS_OPTIONS = {"ferplus": None, "ferplus_mode": "majority", "label_format": "auto"}
+                  "strict": False, "progress": False, "label_format": "auto", "preprocess": None,
+                  "shard": None}
+CSV_OPTIONS = {"overwrite": False, "workers": None, "progress": False, "on_bad_rows": "raise", "shard": None}
+FERPLUS_OPTIONS = {"ferplus": None, "ferplus_mode": "majority", "label_format": "auto", "shard": None}
 _FLAGS = {"preprocess": "faces", "on_bad_rows": "skip-bad-rows"}
 
 #: File endings that name a file, not a folder to fill with images.
@@ -373,6 +408,7 @@ def convert(src, dst, **options):
 
     With ``ferplus=VOTES.csv`` (and ``ferplus_mode``) a FER-2013 CSV becomes a FER+ CSV.
     An option that does not apply to the chosen direction is refused (unless left at its default).
+    ``shard="K/N"`` (every direction) does the K-th of N parts; see :mod:`fercsv.shards`.
 
     >>> import tempfile
     >>> convert(tempfile.mkdtemp(), "out.csv", size=0)
@@ -384,15 +420,15 @@ def convert(src, dst, **options):
     if unknown:
         raise BadInputError(f"convert got unknown option(s) {', '.join(unknown)}; it takes "
                             f"{', '.join(sorted({*FOLDER_OPTIONS, *CSV_OPTIONS, *FERPLUS_OPTIONS}))}")
+    if "shard" in options:
+        options["shard"] = parse_shard(options["shard"], func="convert")
     if "size" in options:
         check_size(options["size"])
     src_path = Path(src)
     if options.get("ferplus"):
         _refuse_others(options, FERPLUS_OPTIONS, f"{src} with ferplus= becomes a FER+ CSV")
-        from .ferplus import ferplus_csv
-
-        return ferplus_csv(src, options["ferplus"], dst, mode=options.get("ferplus_mode", "majority"),
-                           label_format=options.get("label_format", "auto"))
+        return _ferplus(src, dst, options["ferplus"], mode=options.get("ferplus_mode", "majority"),
+                        label_format=options.get("label_format", "auto"), shard=options.get("shard"))
     if src_path.is_dir() or (src_path.is_file() and is_archive(src_path)):
         what = "an image folder" if src_path.is_dir() else "an image-folder archive"
         _refuse_others(options, FOLDER_OPTIONS, f"{src} is {what}, which becomes a CSV")
@@ -406,6 +442,28 @@ def convert(src, dst, **options):
         return csv_to_folder(src, dst, **{k: v for k, v in options.items() if k in CSV_OPTIONS})
     raise BadInputError(f"{src}: no such file or folder; give an image folder, a .zip/.tar/.tar.gz of one, "
                         "or a CSV file")
+
+
+def _ferplus(src, dst, votes, *, mode, label_format, shard):
+    """FER-2013 CSV -> FER+ CSV; a shard keeps its block of the rows that have a FER+ label."""
+    from .ferplus import apply_ferplus, check_mode, ferplus_csv
+
+    if shard is None:
+        return ferplus_csv(src, votes, dst, mode=mode, label_format=label_format)
+    check_mode(mode)
+    start = time.perf_counter()
+    if not Path(votes).is_file():
+        raise BadInputError(f"{votes}: no such FER+ vote file; pass Microsoft's fer2013new.csv")
+    whole, dropped = apply_ferplus(read_csv(src), votes, mode=mode)
+    start_row, stop_row = shard.bounds(len(whole))
+    dataset = whole.subset(np.arange(start_row, stop_row))
+    write_csv(dataset, dst, label_format=label_format)
+    report = ConvertReport(str(src), str(dst), label_names=list(dataset.label_names), shard=str(shard))
+    for usage, code in zip(dataset.usage, dataset.labels):
+        report.add(usage, dataset.label_names[code])
+    report.skipped = [(f"{n} rows", f"FER+ {reason}") for reason, n in dropped.items() if n]
+    report.seconds = time.perf_counter() - start
+    return report
 
 
 def _refuse_others(options, allowed, direction):
