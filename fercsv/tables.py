@@ -42,25 +42,29 @@ def make_schema(schema):
     """A pyarrow schema from a schema, a ``{name: type}`` mapping or ``(name, type)`` pairs.
 
     Types are pyarrow types or their names (``"string"``, ``"int64"``, ``"float32"``, ``"bool"``,
-    ``"double"``...), so callers need not import pyarrow.
+    ``"double"``, ``"list<int32>"``...), so callers need not import pyarrow.
 
-    >>> make_schema({"frame": "int64", "label": "string"}).names
-    ['frame', 'label']
+    >>> make_schema({"frame": "int64", "box": "list<int32>"}).types
+    [DataType(int64), ListType(list<item: int32>)]
     """
     pa = pyarrow()
     if isinstance(schema, pa.Schema):
         return schema
     pairs = list(schema.items()) if isinstance(schema, dict) else list(schema)
-    fields = []
-    for name, kind in pairs:
-        if isinstance(kind, str):
-            try:
-                kind = pa.type_for_alias(kind)
-            except ValueError:
-                raise BadInputError(f"column {name!r}: unknown type {kind!r}; use a pyarrow type "
-                                    "or a name such as string, int64, float32, bool") from None
-        fields.append(pa.field(str(name), kind))
-    return pa.schema(fields)
+    return pa.schema([pa.field(str(name), _type(pa, name, kind)) for name, kind in pairs])
+
+
+def _type(pa, name, kind):
+    if not isinstance(kind, str):
+        return kind
+    inner = kind.strip()
+    if inner.startswith("list<") and inner.endswith(">"):
+        return pa.list_(_type(pa, name, inner[5:-1]))
+    try:
+        return pa.type_for_alias(inner)
+    except ValueError:
+        raise BadInputError(f"column {name!r}: unknown type {kind!r}; use a pyarrow type or a name such "
+                            "as string, int64, float32, bool, list<int32>") from None
 
 
 class ParquetWriter:

@@ -165,3 +165,18 @@ def test_memory_stays_flat_for_large_parts(tmp_path):
     rows, grown_mb = map(int, out.stdout.split())
     assert rows == 8000 and (tmp_path / "out.csv").stat().st_size == 2 * 4 * 1000 * len(row) + len(HEADER)
     assert grown_mb < 16, f"peak memory grew {grown_mb} MB while joining 72 MB"
+
+
+def test_parquet_without_pyarrow_names_the_extra(tmp_path):
+    pytest.importorskip("pyarrow")
+    from fercsv.tables import write_table
+
+    a = write_table(tmp_path / "a.parquet", {"x": [1]})
+    code = ("import sys; sys.modules['pyarrow'] = None\n"  # as if the scale extra were not installed
+            "from fercsv.cli import main; sys.exit(main(sys.argv[1:]))")
+    out = subprocess.run([sys.executable, "-c", code, "concat", str(tmp_path / "out.parquet"), str(a)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and out.stderr.count("\n") == 1
+    assert out.stderr.startswith("fercsv: error: Parquet tables needs the Python package 'pyarrow'")
+    assert out.stderr.rstrip().endswith("install it with: pip install 'fercsv[scale]'")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.parquet"]
