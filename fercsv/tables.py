@@ -54,6 +54,22 @@ def make_schema(schema):
     return pa.schema([pa.field(str(name), _type(pa, name, kind)) for name, kind in pairs])
 
 
+def _stored(pa, kind):
+    """``kind`` as it reads back from Parquet: list items are named ``element`` there, so naming
+    them so on writing makes a rewritten file (``concat``) carry the very same schema bytes."""
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        item = kind.value_field
+        make = pa.list_ if pa.types.is_list(kind) else pa.large_list
+        return make(pa.field("element", _stored(pa, item.type), item.nullable))
+    if pa.types.is_struct(kind):
+        return pa.struct([f.with_type(_stored(pa, f.type)) for f in kind])
+    return kind
+
+
+def _stored_schema(pa, schema):
+    return pa.schema([f.with_type(_stored(pa, f.type)) for f in schema], metadata=schema.metadata)
+
+
 def _type(pa, name, kind):
     if not isinstance(kind, str):
         return kind
@@ -84,9 +100,9 @@ class ParquetWriter:
 
         integer("ParquetWriter", "row_group_size", row_group_size, minimum=1)
         choice("ParquetWriter", "compression", compression, COMPRESSIONS)
-        pyarrow()
+        pa = pyarrow()
         self.path = Path(path)
-        self.schema = make_schema(schema) if schema is not None else None
+        self.schema = _stored_schema(pa, make_schema(schema)) if schema is not None else None
         self.row_group_size = int(row_group_size)
         self.compression = compression
         self.metadata = {str(k): str(v) for k, v in (metadata or {}).items()}
@@ -148,7 +164,7 @@ class ParquetWriter:
             elif isinstance(rows, list):
                 rows = pa.Table.from_pylist(rows, schema=self.schema)
             if self.schema is None:  # the first batch fixes the types, without its metadata
-                self.schema = rows.schema.remove_metadata()
+                self.schema = _stored_schema(pa, rows.schema.remove_metadata())
             return rows.select(self.schema.names).cast(self.schema)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
             wanted = ", ".join(f"{f.name} {f.type}" for f in self.schema) if self.schema else "inferred"

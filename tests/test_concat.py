@@ -51,10 +51,10 @@ def parquet_shards(tmp_path, n_rows, n_shards, row_group_size):
 
     rng = np.random.default_rng(0)
     happy = rng.random(n_rows).astype(np.float32)
-    rows = [{"source": f"clip{i // 40}.mp4", "frame": i % 40, "time": (i % 40) / 25, "box": f"{i} 3 40 40",
+    rows = [{"source": f"clip{i // 40}.mp4", "frame": i % 40, "time": (i % 40) / 25, "box": [i, 3, 40, 40],
              "label": "happy" if p > 0.5 else "sad", "happy": float(p), "sad": float(1 - p)}
             for i, p in enumerate(happy)]
-    schema = {"source": "string", "frame": "int64", "time": "float64", "box": "string", "label": "string",
+    schema = {"source": "string", "frame": "int64", "time": "float64", "box": "list<int32>", "label": "string",
               "happy": "float32", "sad": "float32"}
     options = {"row_group_size": row_group_size, "metadata": {"model": "fer2013"}}
     with ParquetWriter(tmp_path / "single.parquet", schema, **options) as out:
