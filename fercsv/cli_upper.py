@@ -125,22 +125,38 @@ def _register_train(sub):
 
 
 def _register_predict(sub):
-    from .prediction import AGGREGATIONS, predict_paths
+    from .engines import ENGINES, RAY_BATCH_SIZE, predict_table
+    from .prediction import AGGREGATIONS
     from .video import predict_video
 
     p = verb(sub, "predict", help="predict emotions on photos, folders, globs or videos",
              func=_cmd_predict,
              example="fercsv predict photo.jpg                # the shipped pretrained model\n"
                      "fercsv predict run/ photos/ 'more/*.jpg' clip.mp4 --out predictions/\n"
-                     "fercsv predict model.onnx photos/ --out predictions/ --resume")
+                     "fercsv predict model.onnx photos/ --out predictions/ --resume\n"
+                     "fercsv predict photos/ clips/ --out faces.parquet            # one row per face\n"
+                     "fercsv predict model.onnx photos/ --out faces.parquet --engine ray --workers 2\n"
+                     "fercsv predict photos/ --out part2.parquet --shard 2/4      # then: fercsv concat")
     p.add_argument("paths", nargs="+", metavar="[MODEL] INPUT",
                    help="optional model (RUN_DIR, .keras, .onnx, .tflite, pretrained name), then images, "
                         "folders (recursive), globs and videos")
     option(p, "--model", help="the model, when not given as the first path (default: pretrained fer2013)")
-    option(p, "--out", dest="out_dir", library=predict_paths, help="output folder")
+    option(p, "--out", dest="out_dir",
+           help="output folder (annotated copies, predictions.csv), or a face table FILE.parquet / FILE.csv "
+                "(one row per face and frame) (default: predictions/, or predictions.parquet with --engine)")
+    option(p, "--engine", choices=tuple(ENGINES), library=predict_table,
+           help="where to predict into a face table: local (this process) or ray (Ray Data workers)")
+    option(p, "--workers", type=positive_int,
+           help="ray: worker processes (default: the CPUs of the local or running cluster)")
+    option(p, "--address", help="ray: a running cluster to use, e.g. auto or ray://head:10001 "
+                                "(default: start a local one)")
+    option(p, "--batch-size", type=positive_int, help=f"ray: inputs per task (default: {RAY_BATCH_SIZE})")
+    option(p, "--shard", metavar="K/N", help="only the K-th of N contiguous blocks of the inputs "
+                                             "(join the outputs with fercsv concat)")
     option(p, "--no-detect", dest="detect", action="store_false", help="inputs are already-cropped faces")
     option(p, "--equalize", action="store_true", help="equalize faces (if the model was trained so)")
-    option(p, "--resume", action="store_true", help="skip inputs already in OUT/predictions.csv")
+    option(p, "--resume", action="store_true",
+           help="skip inputs already done (in OUT/predictions.csv, or in the journal of an unfinished table)")
     option(p, "--aggregate", dest="aggregate_by", choices=tuple(AGGREGATIONS), library=predict_video,
            help="videos: one emotion per video")
     option(p, "--start", type=float, help="videos: begin at this time in seconds (default: the start)")

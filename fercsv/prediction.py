@@ -30,6 +30,10 @@ VIDEO_EXTENSIONS = frozenset(".mp4 .avi .mov .mkv .webm .m4v .mpg .mpeg".split()
 #: Video options :func:`predict_paths` passes to ``fercsv.video.predict_video``.
 VIDEO_OPTION_NAMES = ("aggregate_by", "second_half", "every")
 
+#: Options of :func:`predict_paths` for the face table only, and for the folder output only.
+TABLE_ONLY_OPTIONS = frozenset({"workers", "address", "batch_size"})
+FOLDER_ONLY_OPTIONS = frozenset({"aggregate_by", "second_half", "plot"})
+
 
 @dataclass
 class FacePrediction:
@@ -154,6 +158,8 @@ class BatchReport:
     videos: dict = field(default_factory=dict)
     files: dict = field(default_factory=dict)
     rows: list = field(default_factory=list, repr=False)
+    engine: str = "local"
+    shard: str = ""
 
     def to_dict(self):
         return {k: v for k, v in asdict(self).items() if k != "rows"}
@@ -162,6 +168,8 @@ class BatchReport:
         lines = [f"predicted {self.predicted} files ({self.faces} faces"
                  f"{f', {len(self.no_face)} without a face' if self.no_face else ''}"
                  f"{f', {len(self.videos)} videos' if self.videos else ''})"
+                 + (f" on {self.engine}" if self.engine != "local" else "")
+                 + (f", shard {self.shard}" if self.shard else "")
                  + (f"; {self.resumed} already done before this run" if self.resumed else "")]
         if self.skipped:
             lines.append(f"skipped {len(self.skipped)} unreadable inputs:")
@@ -283,49 +291,74 @@ def _predict_one_image(loaded, path, target, out_dir, options):
                     "probabilities": p.probabilities} for i, p in enumerate(preds)]
 
 
-def predict_paths(inputs: list, *, model=None, out_dir: str | Path = "predictions", detect: bool = True,
-                  equalize: bool = False, resume: bool = False, out=print, **video_options) -> BatchReport:
+def predict_paths(inputs: list, *, model=None, out_dir: str | Path | None = None, detect: bool = True,
+                  equalize: bool = False, resume: bool = False, engine: str = "local", shard=None,
+                  out=print, **options) -> BatchReport:
     """Predict every image and video among ``inputs`` (files, folders walked recursively, globs).
 
-    Writes into ``out_dir``: an annotated PNG per image mirroring the input tree
-    (``photos/a/x.jpg`` -> ``out_dir/photos/a/x_pred.png``, made unique when names
+    When ``out_dir`` ends in .parquet or .csv, or ``engine`` is not ``"local"``, the output is one
+    face table (``fercsv.engines.predict_table``, which also takes ``workers``, ``address`` and
+    ``batch_size``; default ``predictions.parquet``): one row per face, the same from every engine.
+    ``shard="K/N"`` keeps the K-th of N contiguous blocks of the expanded inputs, in either output.
+
+    Otherwise (default ``predictions``) it writes into the folder ``out_dir``: an annotated PNG per
+    image mirroring the input tree (``photos/a/x.jpg`` -> ``out_dir/photos/a/x_pred.png``, made unique when names
     collide), a folder per video (``fercsv.video.predict_video``), and
     ``predictions.csv`` with one row per face, appended and flushed as each file is
     done (``predictions.json`` at the end). Unreadable files are skipped and listed;
     ``resume=True`` skips files already in ``predictions.csv``. ``model`` as for
-    :func:`fercsv.load_model` (None: the shipped pretrained model). ``video_options``
+    :func:`fercsv.load_model` (None: the shipped pretrained model). Video ``options``
     (``aggregate_by``, ``second_half``, ``every``...) go to ``predict_video``.
     Returns a :class:`BatchReport`.
     """
+    from .engines import ENGINES, TABLE_FORMATS, predict_table
+
+    if engine != "local" or (out_dir is not None and Path(out_dir).suffix.lower() in TABLE_FORMATS):
+        if engine in ENGINES and out_dir is not None and Path(out_dir).suffix.lower() not in TABLE_FORMATS:
+            raise BadInputError(f"predict: engine {engine!r} writes one face table, not a folder; give --out "
+                                f"{Path(out_dir).name}.parquet (or .csv)")
+        _check_folder_only(options)
+        return predict_table(inputs, "predictions.parquet" if out_dir is None else out_dir, model=model,
+                             engine=engine, shard=shard, detect=detect, equalize=equalize, resume=resume,
+                             out=out, **options)
+    if set(options) & TABLE_ONLY_OPTIONS:
+        raise BadInputError(f"predict: {_flags(set(options) & TABLE_ONLY_OPTIONS)} only apply to engine='ray' "
+                            "(CLI --engine ray)")
+    video_options = options
     say = out or (lambda *_: None)
-    out_dir = Path(out_dir)
+    out_dir = Path("predictions" if out_dir is None else out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInputError(f"{out_dir}: exists and is not a folder; choose another --out")
     if not inputs:
         raise BadInputError("predict: give at least one image, folder, glob or video")
+    from .shards import parse_shard
+
+    shard = parse_shard(shard, func="predict")
     files, missing = expand_inputs(inputs)
     if not files:
         raise BadInputError("predict: no images or videos found in " + ", ".join(map(str, inputs)) +
                             (f" ({'; '.join(f'{k}: {v}' for k, v in missing.items())})" if missing else ""))
+    used = set()  # output names are made unique over all inputs, so every shard names files as one run does
+    files = [(path, out_dir / _unique_name(used, rel, "" if path.suffix.lower() in VIDEO_EXTENSIONS
+                                           else "_pred.png")) for path, rel in files]
+    if shard is not None:
+        files = shard.take(files)
     videos = [f for f in files if f[0].suffix.lower() in VIDEO_EXTENSIONS]
     if video_options and not videos:
-        flags = ", ".join(f"{k} (CLI --{k.replace('_', '-')})" for k in sorted(video_options))
-        raise BadInputError(f"predict: {flags} only apply to videos, and none of the inputs is a video; "
-                            "leave them out")
+        raise BadInputError(f"predict: {_flags(video_options)} only apply to videos, and none of the inputs "
+                            "is a video; leave them out")
     if videos:
         from .video import check_options
 
         check_options(**video_options)
     loaded = load_model(model)
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = BatchReport(str(out_dir), skipped=dict(missing))
+    report = BatchReport(str(out_dir), skipped=dict(missing), shard=str(shard or ""))
     options = {"detect": detect, "equalize": equalize}
     writer = _RowWriter(out_dir / "predictions.csv", loaded.label_names, resume=resume)
-    used = set()
     try:
-        for path, rel in files:
+        for path, target in files:
             is_video = path.suffix.lower() in VIDEO_EXTENSIONS
-            target = out_dir / _unique_name(used, rel, "" if is_video else "_pred.png")
             if str(path) in writer.done:
                 report.resumed += 1
                 continue
@@ -358,6 +391,26 @@ def predict_paths(inputs: list, *, model=None, out_dir: str | Path = "prediction
     report.files["csv"] = str(writer.path)
     report.files["json"] = str(_write_json_from_csv(writer.path, loaded.label_names))
     return report
+
+
+#: CLI flags of :func:`predict_paths` options whose flag is not the option's name.
+CLI_FLAGS = {"aggregate_by": "--aggregate", "plot": "--no-plot", "out_dir": "--out"}
+
+
+def _flags(names):
+    """``"a_b (CLI --a-b), ..."`` for option names, in order.
+
+    >>> _flags(["plot", "every"])
+    'every (CLI --every), plot (CLI --no-plot)'
+    """
+    return ", ".join(f"{k} (CLI {CLI_FLAGS.get(k, '--' + k.replace('_', '-'))})" for k in sorted(names))
+
+
+def _check_folder_only(options):
+    if set(options) & FOLDER_ONLY_OPTIONS:
+        raise BadInputError(f"predict: {_flags(set(options) & FOLDER_ONLY_OPTIONS)} only apply to the folder "
+                            "output (one summary per video); "
+                            "a face table keeps every frame: leave them out, or give --out FOLDER")
 
 
 def _write_json_from_csv(csv_path, label_names):
