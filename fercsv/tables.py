@@ -150,7 +150,11 @@ class ParquetWriter:
         if isinstance(rows, pa.RecordBatch):
             rows = pa.Table.from_batches([rows])
         if hasattr(rows, "columns") and hasattr(rows, "iloc"):  # a pandas DataFrame
-            rows = {str(c): rows[c].to_numpy() for c in rows.columns}
+            self._check_columns([str(c) for c in rows.columns])
+            try:
+                rows = pa.Table.from_pandas(rows, schema=self.schema, preserve_index=False)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+                raise self._misfit(exc) from None
         if not isinstance(rows, (pa.Table, dict)):
             rows = list(rows)
             if not rows:
@@ -163,13 +167,17 @@ class ParquetWriter:
                 rows = pa.Table.from_pydict(rows, schema=self.schema)
             elif isinstance(rows, list):
                 rows = pa.Table.from_pylist(rows, schema=self.schema)
-            if self.schema is None:  # the first batch fixes the types, without its metadata
-                self.schema = _stored_schema(pa, rows.schema.remove_metadata())
+            if self.schema is None:
+                if not rows.num_rows:  # nothing to learn the types from
+                    return rows
+                self.schema = _stored_schema(pa, rows.schema.remove_metadata())  # the first rows fix them
             return rows.select(self.schema.names).cast(self.schema)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
-            wanted = ", ".join(f"{f.name} {f.type}" for f in self.schema) if self.schema else "inferred"
-            raise BadInputError(f"{self.path}: rows do not fit the table's types ({wanted}): "
-                                f"{first_line(exc)}") from None
+            raise self._misfit(exc) from None
+
+    def _misfit(self, exc):
+        wanted = ", ".join(f"{f.name} {f.type}" for f in self.schema) if self.schema else "inferred"
+        return BadInputError(f"{self.path}: rows do not fit the table's types ({wanted}): {first_line(exc)}")
 
     def _check_columns(self, names):
         if self.schema is None or set(names) == set(self.schema.names):

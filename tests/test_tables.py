@@ -62,10 +62,15 @@ def test_schema_from_first_batch_and_user_metadata(tmp_path):
     assert read_table(path, columns=["b"]).column("b").to_pylist() == ["x", "y"]
 
 
-def test_empty_table_with_schema(tmp_path):
+def test_empty_table_with_schema_and_empty_batches_before_the_types_are_known(tmp_path):
     path = write_table(tmp_path / "empty.parquet", [], SCHEMA)
     table = read_table(path)
     assert table.num_rows == 0 and table.column_names == list(SCHEMA)
+    with ParquetWriter(tmp_path / "late.parquet") as out:
+        out.write({"a": []})  # no types learnt from an empty batch
+        out.write(pd.DataFrame({"a": pd.array([1, None], dtype="Int64")}))  # pandas' nullable ints
+    assert read_table(tmp_path / "late.parquet").column("a").to_pylist() == [1, None]
+    assert str(read_schema(tmp_path / "late.parquet").field("a").type) == "int64"
 
 
 def test_error_inside_the_block_leaves_nothing(tmp_path):
@@ -96,8 +101,9 @@ def test_bad_options_and_files(tmp_path):
         ParquetWriter(tmp_path / "t.parquet", {"a": "text"})
     with pytest.raises(BadInputError, match="compression .* got 'lzma'"):
         ParquetWriter(tmp_path / "t.parquet", SCHEMA, compression="lzma")
-    with pytest.raises(BadInputError, match="no rows were written and no schema"):
-        write_table(tmp_path / "t.parquet", [])
+    for empty in ([], {"a": []}, pd.DataFrame({"a": []})):
+        with pytest.raises(BadInputError, match="no rows were written and no schema"):
+            write_table(tmp_path / "t.parquet", empty)
     (tmp_path / "bad.parquet").write_text("emotion,pixels\n")
     with pytest.raises(BadInputError, match="bad.parquet: not a readable Parquet file"):
         read_table(tmp_path / "bad.parquet")
