@@ -169,7 +169,8 @@ def _register_core(sub):
 
     c = verb(sub, "convert", help="image folder -> FER-2013 CSV, or CSV -> image folder", func=_cmd_convert,
              example="fercsv convert faces/ faces.csv.gz\nfercsv convert faces.csv.gz faces/\n"
-                     "fercsv convert fer2013.csv ferplus.csv --ferplus fer2013new.csv --ferplus-mode majority")
+                     "fercsv convert fer2013.csv ferplus.csv --ferplus fer2013new.csv --ferplus-mode majority\n"
+                     "fercsv convert faces/ parts/faces-2.csv --shard 2/4   # then: fercsv concat")
     c.add_argument("src", help="image folder (<label>/ or <split>/<label>/) or CSV (.csv, .csv.gz)")
     c.add_argument("dst", help="CSV to write (.gz to compress) or folder to fill")
     option(c, "--size", type=positive_int, library=folder_to_csv, help="folder -> CSV: side length in pixels")
