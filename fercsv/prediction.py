@@ -296,14 +296,15 @@ def predict_paths(inputs: list, *, model=None, out_dir: str | Path | None = None
                   out=print, **options) -> BatchReport:
     """Predict every image and video among ``inputs`` (files, folders walked recursively, globs).
 
-    When ``out_dir`` ends in .parquet or .csv, or ``engine`` is not ``"local"``, the output is one
-    face table (``fercsv.engines.predict_table``, which also takes ``workers``, ``address`` and
-    ``batch_size``; default ``predictions.parquet``): one row per face, the same from every engine.
-    ``shard="K/N"`` keeps the K-th of N contiguous blocks of the expanded inputs, in either output.
+    When ``out_dir`` ends in .parquet or .csv, ``engine`` is not ``"local"`` or a ``shard`` is given,
+    the output is one face table (``fercsv.engines.predict_table``, which also takes ``workers``,
+    ``address`` and ``batch_size``; default ``predictions.parquet``, ``predictions-K-of-N.parquet``
+    for a shard): one row per face, the same from every engine. ``shard="K/N"`` keeps the K-th of
+    N contiguous blocks of the inputs; ``fercsv concat`` joins the shards' tables into a single run's.
 
     Otherwise (default ``predictions``) it writes into the folder ``out_dir``: an annotated PNG per
-    image mirroring the input tree (``photos/a/x.jpg`` -> ``out_dir/photos/a/x_pred.png``, made unique when names
-    collide), a folder per video (``fercsv.video.predict_video``), and
+    image mirroring the input tree (``photos/a/x.jpg`` -> ``out_dir/photos/a/x_pred.png``, made
+    unique when names collide), a folder per video (``fercsv.video.predict_video``), and
     ``predictions.csv`` with one row per face, appended and flushed as each file is
     done (``predictions.json`` at the end). Unreadable files are skipped and listed;
     ``resume=True`` skips files already in ``predictions.csv``. ``model`` as for
@@ -311,16 +312,22 @@ def predict_paths(inputs: list, *, model=None, out_dir: str | Path | None = None
     (``aggregate_by``, ``second_half``, ``every``...) go to ``predict_video``.
     Returns a :class:`BatchReport`.
     """
+    from .checks import choice
     from .engines import ENGINES, TABLE_FORMATS, predict_table
+    from .shards import parse_shard
 
-    if engine != "local" or (out_dir is not None and Path(out_dir).suffix.lower() in TABLE_FORMATS):
-        if engine in ENGINES and out_dir is not None and Path(out_dir).suffix.lower() not in TABLE_FORMATS:
-            raise BadInputError(f"predict: engine {engine!r} writes one face table, not a folder; give --out "
+    choice("predict", "engine", engine, ENGINES)
+    shard = parse_shard(shard, func="predict")
+    if engine != "local" or shard or (out_dir is not None and Path(out_dir).suffix.lower() in TABLE_FORMATS):
+        why = f"engine {engine!r}" if engine != "local" else "a shard (fercsv concat joins their tables)"
+        if out_dir is not None and Path(out_dir).suffix.lower() not in TABLE_FORMATS:
+            raise BadInputError(f"predict: {why} writes one face table, not a folder; give --out "
                                 f"{Path(out_dir).name}.parquet (or .csv)")
         _check_folder_only(options)
-        return predict_table(inputs, "predictions.parquet" if out_dir is None else out_dir, model=model,
-                             engine=engine, shard=shard, detect=detect, equalize=equalize, resume=resume,
-                             out=out, **options)
+        table = out_dir or ("predictions.parquet" if shard is None else
+                            f"predictions-{shard.index}-of-{shard.count}.parquet")
+        return predict_table(inputs, table, model=model, engine=engine, shard=shard, detect=detect,
+                             equalize=equalize, resume=resume, out=out, **options)
     if set(options) & TABLE_ONLY_OPTIONS:
         raise BadInputError(f"predict: {_flags(set(options) & TABLE_ONLY_OPTIONS)} only apply to engine='ray' "
                             "(CLI --engine ray)")
@@ -331,18 +338,13 @@ def predict_paths(inputs: list, *, model=None, out_dir: str | Path | None = None
         raise BadInputError(f"{out_dir}: exists and is not a folder; choose another --out")
     if not inputs:
         raise BadInputError("predict: give at least one image, folder, glob or video")
-    from .shards import parse_shard
-
-    shard = parse_shard(shard, func="predict")
     files, missing = expand_inputs(inputs)
     if not files:
         raise BadInputError("predict: no images or videos found in " + ", ".join(map(str, inputs)) +
                             (f" ({'; '.join(f'{k}: {v}' for k, v in missing.items())})" if missing else ""))
-    used = set()  # output names are made unique over all inputs, so every shard names files as one run does
+    used = set()
     files = [(path, out_dir / _unique_name(used, rel, "" if path.suffix.lower() in VIDEO_EXTENSIONS
                                            else "_pred.png")) for path, rel in files]
-    if shard is not None:
-        files = shard.take(files)
     videos = [f for f in files if f[0].suffix.lower() in VIDEO_EXTENSIONS]
     if video_options and not videos:
         raise BadInputError(f"predict: {_flags(video_options)} only apply to videos, and none of the inputs "
@@ -353,7 +355,7 @@ def predict_paths(inputs: list, *, model=None, out_dir: str | Path | None = None
         check_options(**video_options)
     loaded = load_model(model)
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = BatchReport(str(out_dir), skipped=dict(missing), shard=str(shard or ""))
+    report = BatchReport(str(out_dir), skipped=dict(missing))
     options = {"detect": detect, "equalize": equalize}
     writer = _RowWriter(out_dir / "predictions.csv", loaded.label_names, resume=resume)
     try:
