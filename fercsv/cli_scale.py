@@ -13,18 +13,6 @@ def _cmd_sweep(a):
     emit(sweep(**given(a)), a)
 
 
-def _positive_number(text):
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a number > 0, not {text!r}")
-    return value
-
-
 def _register_sweep(sub):
     from .sweeps import SETTINGS, sweep
 
@@ -43,7 +31,7 @@ def _register_sweep(sub):
     option(s, "--address", help="a running Ray cluster (auto, HOST:6379 or ray://HOST:10001); "
                                 "default: a local Ray on this machine's cores")
     option(s, "--num-cpus", type=positive_int, help="cores of the local Ray (default: all)")
-    option(s, "--cpus-per-trial", type=_positive_number, library=sweep, help="cores each trial holds")
+    option(s, "--cpus-per-trial", type=float, library=sweep, help="cores each trial holds")
     option(s, "--gpus-per-trial", type=float, library=sweep, help="GPUs each trial holds")
     option(s, "--max-concurrent", type=positive_int,
            help="trials at a time (default: cores / cpus-per-trial)")

@@ -150,10 +150,10 @@ def check_grid(grid, params=None) -> tuple[dict, dict]:
 
     >>> check_grid("epochs=2,1 batch_size=8", "lr=0.01")
     ({'epochs': [2, 1], 'batch_size': [8]}, {'lr': 0.01})
-    >>> check_grid("foo=1")
+    >>> check_grid("foo=1")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    fercsv.errors.BadInputError: sweep: --grid foo=1: 'foo' is not a training setting; settings are model, backbone, weights, epochs, batch_size, lr, schedule, warmup_epochs, label_smoothing, weight_decay, augment, optimizer, mixup, erasing, class_weight, balance, patience, precision, seed, time_limit_minutes, tta
+    fercsv.errors.BadInputError: sweep: --grid foo=1: 'foo' is not a training setting; settings are model, ...
     """
     grid = parse_settings(grid, flag="--grid")
     if not grid:
@@ -249,13 +249,16 @@ def _read_json(path):
 
 
 def _differences(old, new):
+    """What differs between a stored sweep.json and these arguments (value order aside)."""
+
+    def same(value):
+        return sorted(map(_show, value)) if isinstance(value, list) else _show(value)
+
     said = []
-    for key in ("grid", "params"):
+    for key, flag in (("grid", "--grid"), ("params", "--param")):
         a, b = old.get(key, {}), new[key]
-        for k in sorted(set(a) | set(b)):
-            if sorted(map(str, a.get(k, []) if key == "grid" else [a.get(k)])) != \
-                    sorted(map(str, b.get(k, []) if key == "grid" else [b.get(k)])):
-                said.append(f"{'--grid' if key == 'grid' else '--param'} {k}: {a.get(k)} -> {b.get(k)}")
+        said += [f"{flag} {k}: {a.get(k)} -> {b.get(k)}" for k in sorted(set(a) | set(b))
+                 if k not in a or k not in b or same(a[k]) != same(b[k])]
     if old.get("data_sha1") != new["data_sha1"]:
         said.append(f"data: {old.get('data')} -> {new['data']} (other rows)")
     return said
@@ -359,9 +362,10 @@ def run_trial(config, data=None, settings=None, sweep_dir=None, threads=1):
 
 @contextlib.contextmanager
 def _ray(ray, address, num_cpus):
-    """A Ray session: the caller's own when one is open, else a local one or the cluster at ``address``."""
+    """A Ray session (yields where it runs): the caller's own when one is open, else a local Ray
+    or the cluster at ``address``, shut down at the end."""
     if ray.is_initialized():
-        yield
+        yield "the Ray session already open in this process"
         return
     import logging
 
@@ -376,7 +380,7 @@ def _ray(ray, address, num_cpus):
         raise FercsvError(f"sweep: could not start or reach {where} ({first_line(exc)}); for a cluster run "
                           "`ray start --head` there and give its address with --address") from None
     try:
-        yield
+        yield address or "local"
     finally:
         ray.shutdown()
 
@@ -408,7 +412,7 @@ def _progress(tune, out, sweep_dir):
         def on_trial_result(self, iteration, trials, trial, result, **info):
             if "epoch" in result:
                 out(f"{name(trial)}: epoch {result['epoch']}/{result['epochs']}, "
-                    f"PublicTest {result['val_accuracy']:.2%}")
+                    f"PublicTest {_percent(result.get('val_accuracy'))}")
 
         def on_trial_recover(self, iteration, trials, trial, **info):
             out(f"{name(trial)}: its worker failed; trying again from its RUN_DIR")
@@ -424,15 +428,15 @@ def _progress(tune, out, sweep_dir):
 
 def _run_trials(todo, settings, trial_data, sweep_dir, *, address, num_cpus, cpus_per_trial, gpus_per_trial,
                 max_concurrent, retries, out):
-    """Train the unfinished trials on Ray Tune; returns ``{trial: error text}`` for those that failed."""
+    """Train the unfinished trials on Ray Tune; returns ``{trial: why it did not finish}``."""
     ray = require("ray", extra="scale", feature="fercsv sweep")
     tune = require("ray.tune", extra="scale", feature="fercsv sweep")
     errors = {}
-    with _ray(ray, address, num_cpus):
+    with _ray(ray, address, num_cpus) as where:
         cores = ray.cluster_resources().get("CPU", 1)
         concurrent = max_concurrent or max(1, int(cores // cpus_per_trial))
         concurrent = min(concurrent, len(todo))
-        out(f"training {len(todo)} trial(s) on Ray Tune ({address or 'local'}: {cores:g} CPUs, "
+        out(f"training {len(todo)} trial(s) on Ray Tune ({where}: {cores:g} CPUs, "
             f"{concurrent} at a time, {cpus_per_trial:g} CPU each)")
         trainable = tune.with_parameters(run_trial, data=trial_data, settings=settings,
                                          sweep_dir=str(sweep_dir), threads=max(1, round(cpus_per_trial)))
@@ -450,8 +454,12 @@ def _run_trials(todo, settings, trial_data, sweep_dir, *, address, num_cpus, cpu
         with _legacy_tune_output():  # the newer console output prints a banner even when told to be silent
             results = tuner.fit()
         for result in results:
+            name = result.config["trial"]
             if result.error is not None:
-                errors[result.config["trial"]] = first_line(result.error)
+                errors[name] = first_line(result.error)
+            elif not (sweep_dir / TRIALS / name / "done.json").is_file():
+                errors[name] = (f"it finished on its Ray node, but its RUN_DIR is not in {sweep_dir / TRIALS} "
+                                "here; put SWEEP on storage every node shares (e.g. NFS)")
     return errors
 
 

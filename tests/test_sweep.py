@@ -1,11 +1,17 @@
-"""fercsv sweep: argument checks, the missing-engine message, the results plot, and a real local Ray
-Tune sweep on tiny synthetic data whose trial worker and then whole driver are killed mid-sweep."""
+"""fercsv sweep: argument checks, the missing-engine message, the results plot, and real Ray Tune
+sweeps on tiny synthetic data (a trial worker and then the whole driver killed mid-sweep; the rest
+finished on a `ray start` cluster through --address)."""
+import contextlib
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -120,7 +126,7 @@ def test_heatmap_and_bars(tmp_path):
 
 # ---- a real sweep on local Ray, with a trial worker and then the driver killed -------------------
 
-def _wait(what, test, timeout=240, poll=0.1):
+def _wait(what, test, timeout=600, poll=0.1):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         value = test()
@@ -149,19 +155,49 @@ def _alive(pid):
         return False
 
 
+@contextlib.contextmanager
+def ray_head():
+    """A one-CPU Ray cluster started the way a user starts one (``ray start --head``), on a free port
+    and its own temp dir (short: Ray's socket paths must fit 107 bytes); stopped by its process group."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    temp = tempfile.mkdtemp(prefix="fsw", dir="/tmp")
+    log = Path(temp) / "head.log"
+    with open(log, "w") as fh:
+        head = subprocess.Popen([str(Path(sys.executable).with_name("ray")), "start", "--head", "--block",
+                                 f"--port={port}", "--num-cpus=1", f"--temp-dir={temp}",
+                                 "--include-dashboard=false", "--disable-usage-stats"],
+                                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait("the Ray head", lambda: "Ray runtime started" in log.read_text() or head.poll() is not None,
+              timeout=120, poll=0.2)
+        assert head.poll() is None, log.read_text()
+        yield f"127.0.0.1:{port}"
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait(timeout=60)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
 @pytest.mark.slow
 @pytest.mark.tensorflow
 def test_sweep_survives_a_killed_worker_and_a_killed_driver(tmp_path, tiny_csv):
     out = tmp_path / "sweep"
     args = ["sweep", str(tiny_csv), "--grid", "batch_size=8,16", "epochs=1,3", "--param", *QUICK,
-            "--out", str(out), "--num-cpus", "1", "--retries", "1"]
+            "--out", str(out), "--retries", "1"]
+    local = args + ["--num-cpus", "1"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     trials = ["epochs=1,batch_size=8", "epochs=3,batch_size=8", "epochs=1,batch_size=16",
               "epochs=3,batch_size=16"]  # grid order: one Ray CPU trains them one after another
     first, killed, third = (out / TRIALS / t for t in trials[:3])
     tickets = {t: out / LOGS / f"{t}.json" for t in trials}
     log = open(tmp_path / "driver1.log", "w")
-    driver = subprocess.Popen([sys.executable, "-m", "fercsv", *args], stdout=log, stderr=subprocess.STDOUT,
+    driver = subprocess.Popen([sys.executable, "-m", "fercsv", *local], stdout=log, stderr=subprocess.STDOUT,
                               env=env, start_new_session=True)
     workers = set()
     try:
@@ -198,9 +234,12 @@ def test_sweep_survives_a_killed_worker_and_a_killed_driver(tmp_path, tiny_csv):
     driver_log = (tmp_path / "driver1.log").read_text()
     assert "its worker failed; trying again from its RUN_DIR" in driver_log, driver_log
 
-    # The same command continues: finished trials are not trained again, the rest complete.
-    r = run_cli(*args, env=env)
+    # The same sweep continues, this time on a running Ray cluster (--address instead of a local Ray):
+    # finished trials are not trained again, the rest complete.
+    with ray_head() as address:
+        r = run_cli(*args, "--address", address, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert f"on Ray Tune ({address}: 1 CPUs" in r.stdout
     assert "already finished; not training them again" in r.stdout
     assert (first / "done.json").stat().st_mtime_ns == first_done
     table = pd.read_csv(out / "results.csv")
@@ -226,13 +265,13 @@ def test_sweep_survives_a_killed_worker_and_a_killed_driver(tmp_path, tiny_csv):
 
     # Once more: nothing to train and the PrivateTest score is not computed again.
     best_written = (out / "best.json").stat().st_mtime_ns
-    r = run_cli(*args, env=env)
+    r = run_cli(*local, env=env)
     assert r.returncode == 0 and "4 of 4 trials already finished" in r.stdout, r.stderr
     assert (out / "best.json").stat().st_mtime_ns == best_written
     assert "Ray Tune" not in r.stdout  # no Ray started for nothing
 
     # Other arguments are refused, in one line, and change nothing.
-    r = run_cli(*[a if a != "epochs=1,3" else "epochs=1,2" for a in args], env=env)
+    r = run_cli(*[a if a != "epochs=1,3" else "epochs=1,2" for a in local], env=env)
     assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
     assert "holds a sweep with other arguments (--grid epochs: [1, 3] -> [1, 2])" in r.stderr
     assert "--restart" in r.stderr
