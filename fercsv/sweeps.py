@@ -369,16 +369,21 @@ def _ray(ray, address, num_cpus):
         return
     import logging
 
-    try:
-        if address:
-            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
-        else:
-            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level=logging.ERROR,
-                     log_to_driver=False)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        where = f"the Ray cluster at {address}" if address else "a local Ray"
-        raise FercsvError(f"sweep: could not start or reach {where} ({first_line(exc)}); for a cluster run "
-                          "`ray start --head` there and give its address with --address") from None
+    quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
+    # Ray gives a new local node 30 seconds to start; a busy machine may need a second try.
+    for attempt in range(1 if address else 2):
+        try:
+            if address:
+                ray.init(address=address, **quiet)
+            else:
+                ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **quiet)
+            break
+        except Exception as exc:  # Ray raises plain Exception for a node that did not start in time
+            ray.shutdown()
+            if attempt or address:
+                where = f"the Ray cluster at {address}" if address else "a local Ray"
+                raise FercsvError(f"sweep: could not start or reach {where} ({first_line(exc)}); try again, "
+                                  "or run `ray start --head` and give its address with --address") from None
     try:
         yield address or "local"
     finally:

@@ -99,6 +99,14 @@ def test_missing_ray_names_the_extra(tmp_path, tiny_csv):
     assert not (tmp_path / "sweep").exists()
 
 
+def test_sweep_modules_import_no_ray_or_tensorflow():
+    code = ("import sys, fercsv, fercsv.sweeps, fercsv.cli_scale\n"
+            "assert callable(fercsv.sweep)\n"
+            "print(sorted(m for m in ('ray', 'tensorflow', 'matplotlib', 'pyarrow') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
+
+
 def test_trial_names_do_not_depend_on_the_order_given():
     a, _ = check_grid("batch_size=32,64 epochs=20,40")
     b, _ = check_grid({"epochs": [40, 20], "batch_size": "64,32"})
@@ -194,29 +202,36 @@ def test_sweep_survives_a_killed_worker_and_a_killed_driver(tmp_path, tiny_csv):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     trials = ["epochs=1,batch_size=8", "epochs=3,batch_size=8", "epochs=1,batch_size=16",
               "epochs=3,batch_size=16"]  # grid order: one Ray CPU trains them one after another
-    first, killed, third = (out / TRIALS / t for t in trials[:3])
+    first, killed = (out / TRIALS / t for t in trials[:2])
     tickets = {t: out / LOGS / f"{t}.json" for t in trials}
     log = open(tmp_path / "driver1.log", "w")
     driver = subprocess.Popen([sys.executable, "-m", "fercsv", *local], stdout=log, stderr=subprocess.STDOUT,
                               env=env, start_new_session=True)
     workers = set()
+
+    def running(test):  # a driver that ended early fails the test at once, showing its log
+        def check():
+            assert driver.poll() is None, (tmp_path / "driver1.log").read_text()
+            return test()
+        return check
+
     try:
-        _wait("the first trial to finish", lambda: (first / "done.json").is_file())
+        _wait("the first trial to finish", running(lambda: (first / "done.json").is_file()))
         first_done = (first / "done.json").stat().st_mtime_ns
         # The second trial's worker, killed after its first epoch is committed and before its last.
-        ticket = _wait("the second trial's worker", lambda: _read(tickets[trials[1]]))
-        _wait("its first epoch", lambda: (_read(killed / "state.json") or {}).get("epochs_done", 0) >= 1,
+        ticket = _wait("the second trial's worker", running(lambda: _read(tickets[trials[1]])))
+        _wait("its first epoch", running(lambda: (_read(killed / "state.json") or {}).get("epochs_done", 0) >= 1),
               poll=0.02)
         os.kill(ticket["pid"], signal.SIGKILL)
         workers.add(ticket["pid"])
         assert not (killed / "done.json").exists(), "the trial finished before it could be killed"
         # Ray Tune tries the trial again in a new worker, which resumes the RUN_DIR.
-        again = _wait("the retry", lambda: (_read(tickets[trials[1]]) or {}).get("attempts") == 2
-                      and _read(tickets[trials[1]]))
+        again = _wait("the retry", running(lambda: (_read(tickets[trials[1]]) or {}).get("attempts") == 2
+                                          and _read(tickets[trials[1]])))
         workers.add(again["pid"])
         assert again["pid"] != ticket["pid"]
         # Then the whole driver dies while the third trial trains.
-        workers.add(_wait("the third trial's worker", lambda: _read(tickets[trials[2]]))["pid"])
+        workers.add(_wait("the third trial's worker", running(lambda: _read(tickets[trials[2]])))["pid"])
         os.killpg(driver.pid, signal.SIGKILL)
         driver.wait(timeout=60)
     finally:
