@@ -12,54 +12,30 @@ from __future__ import annotations
 
 import atexit
 import base64
-import html
+import inspect
 import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from .errors import BadInputError, FercsvError, require
+from .errors import BadInputError, FercsvError, MissingDependencyError, require
 
 if TYPE_CHECKING:
     from .modelio import LoadedModel
 
-#: Seconds between two webcam frames the page sends at most (the round trip sets the real rate).
-STREAM_EVERY = 0.04
-#: Width the live frames are brought down to before detection (webcams send 640 to 1920).
-LIVE_WIDTH = 640
-
-
-@dataclass
-class FrameRate:
-    """Frames per second over the last ``window`` frames of one live stream.
-
-    >>> meter = FrameRate()
-    >>> [round(meter.tick(now=t), 1) for t in (0.0, 0.1, 0.2)]
-    [0.0, 10.0, 10.0]
-    """
-
-    window: int = 30
-    frames: int = 0
-    rate: float = 0.0
-    _times: deque = field(default_factory=deque, repr=False)
-
-    def tick(self, *, now=None) -> float:
-        """Count one frame; returns (and keeps in ``rate``) the frames per second."""
-        self.frames += 1
-        self._times.append(time.perf_counter() if now is None else now)
-        while len(self._times) > self.window:
-            self._times.popleft()
-        span = self._times[-1] - self._times[0]
-        self.rate = (len(self._times) - 1) / span if span > 0 else 0.0
-        return self.rate
+#: Width of the frames the page sends for analysis (detection runs at 320 pixels anyway).
+LIVE_WIDTH = 320
+#: JPEG quality (0-1, as the browser's canvas takes it) of those frames.
+LIVE_QUALITY = 0.7
+#: Largest live frame accepted, in characters of its data URL (a 320-pixel JPEG takes about 20 000).
+LIVE_MAX_CHARS = 2_000_000
 
 
 def load_app_model(model=None) -> "LoadedModel":
@@ -74,48 +50,86 @@ def load_app_model(model=None) -> "LoadedModel":
     return load_model(model)
 
 
-def _label_text(preds):
-    if not preds:
-        return "no face found"
-    return ", ".join(f"{p.label} {p.score:.0%}" for p in preds)
+def decode_frame(frame) -> np.ndarray:
+    """A frame from the page (a ``data:image/jpeg;base64,...`` URL) -> a grayscale array.
+
+    >>> decode_frame("data:image/jpeg;base64,AAAA")
+    Traceback (most recent call last):
+    fercsv.errors.BadInputError: the live frame is not an image the browser's canvas makes; reload the page
+    """
+    if not isinstance(frame, str) or not frame.startswith("data:image/") or len(frame) > LIVE_MAX_CHARS:
+        raise BadInputError("the live frame must be a JPEG or PNG data URL under "
+                            f"{LIVE_MAX_CHARS / 1e6:g} MB; reload the page")
+    try:
+        raw = base64.b64decode(frame.partition(",")[2], validate=True)
+    except ValueError:
+        raw = b""
+    gray = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_GRAYSCALE) if raw else None
+    if gray is None:
+        raise BadInputError("the live frame is not an image the browser's canvas makes; reload the page")
+    return gray
 
 
-def live_frame(model, frame_rgb, meter: FrameRate) -> tuple:
-    """One webcam frame (RGB array) -> the frame with boxes, labels and frames/s, and a status line."""
+def frame_faces(model, frame) -> dict:
+    """One small camera frame (data URL or array) -> its faces, as the page draws them over the video.
+
+    Returns ``{"width", "height", "faces": [{"box": [x, y, w, h], "label", "score",
+    "probabilities"}]}`` in the frame's pixels, largest face first.
+
+    >>> from fercsv.pretrained import pretrained
+    >>> frame_faces(pretrained(), np.full((240, 320), 128, np.uint8))
+    {'width': 320, 'height': 240, 'faces': []}
+    """
     from .faces import VIDEO_OPTIONS
-    from .prediction import annotate, predict
+    from .prediction import predict
 
-    if frame_rgb is None:
-        return None, meter, ""
-    frame = np.asarray(frame_rgb)[..., :3]
-    if frame.shape[1] > LIVE_WIDTH:
-        h = round(frame.shape[0] * LIVE_WIDTH / frame.shape[1])
-        frame = cv2.resize(frame, (LIVE_WIDTH, h), interpolation=cv2.INTER_AREA)
-    preds = predict(model, frame, color_order="RGB", **VIDEO_OPTIONS)
-    shown = annotate(frame, preds, color_order="RGB")
-    fps = meter.tick()
-    cv2.putText(shown, f"{fps:.1f} fps", (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(shown, f"{fps:.1f} fps", (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1,
-                cv2.LINE_AA)
-    return shown[..., ::-1], meter, f"{_label_text(preds)} | {fps:.1f} fps"
+    image = frame if isinstance(frame, np.ndarray) else decode_frame(frame)
+    preds = predict(model, image, color_order="RGB", **VIDEO_OPTIONS)
+    return {"width": int(image.shape[1]), "height": int(image.shape[0]),
+            "faces": [{"box": list(p.box), "label": p.label, "score": round(p.score, 4),
+                       "probabilities": {k: round(v, 4) for k, v in p.probabilities.items()}} for p in preds]}
 
 
-def frame_html(frame_rgb, *, number, fps, text) -> str:
-    """An annotated frame as an ``<img>`` with the JPEG inline: no file per frame, one message."""
-    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(frame_rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 80])
-    return (f'<img class="fercsv-live" src="data:image/jpeg;base64,{base64.b64encode(buf).decode()}" '
-            f'data-frame="{number}" data-fps="{fps:.1f}" alt="{html.escape(text)}" '
-            'style="width:100%;display:block">')
+def _live_server_function(model):
+    """``live_faces`` for the page: one frame at a time, and a bad frame as ``{"error": ...}``."""
+    lock = threading.Lock()  # one model and one face detector, shared by every open page
+
+    def live_faces(frame):  # the page calls it by this name: server.live_faces(jpeg)
+        try:
+            with lock:
+                return frame_faces(model, frame)
+        except BadInputError as exc:
+            return {"error": str(exc)}
+
+    return live_faces
 
 
-def _live_handler(model):
-    def handle(frame_rgb, meter):
-        shown, meter, text = live_frame(model, frame_rgb, meter)
-        if shown is None:
-            return "", meter, text
-        return frame_html(shown, number=meter.frames, fps=meter.rate, text=text), meter, text
+def _live_html():
+    """The Live webcam tab: the camera's video, a canvas over it for boxes and labels, a status line."""
+    from importlib import resources
 
-    return handle
+    script = (resources.files("fercsv") / "js" / "app_live.js").read_text(encoding="utf-8")
+    template = ('<div class="fercsv-live"><div id="fercsv-camera-message" role="alert"></div>'
+                '<button type="button" class="fercsv-start">Start camera</button><div class="fercsv-row">'
+                '<div class="fercsv-stage"><video muted playsinline></video><canvas></canvas></div>'
+                '<div class="fercsv-side"><b>largest face</b><div class="fercsv-probs"></div></div></div>'
+                '<p class="fercsv-live-status" role="status">camera off</p></div>')
+    css = ("#fercsv-camera-message{display:none;color:#b91c1c;font-weight:600;margin-bottom:8px}"
+           ".fercsv-row{display:flex;gap:16px;flex-wrap:wrap;align-items:flex-start}"
+           ".fercsv-stage{position:relative;flex:3 1 400px;max-width:720px;background:#222;min-height:120px}"
+           ".fercsv-stage video{width:100%;display:block}"
+           ".fercsv-stage canvas{position:absolute;left:0;top:0;width:100%;height:100%;pointer-events:none}"
+           ".fercsv-side{flex:1 1 200px;max-width:320px;font-size:14px}"
+           ".fercsv-side b{display:block;margin-bottom:6px}"
+           ".fercsv-bar{position:relative;margin:0 0 6px;padding:3px 8px;border-radius:4px;"
+           "background:var(--block-background-fill);overflow:hidden}"
+           ".fercsv-bar i{position:absolute;left:0;top:0;bottom:0;background:rgba(0,200,0,.35)}"
+           ".fercsv-bar span{position:relative}"
+           ".fercsv-start{margin:0 0 8px;padding:6px 16px;border-radius:6px;font-weight:600;"
+           "background:var(--button-primary-background-fill);color:var(--button-primary-text-color)}"
+           ".fercsv-live-status{margin:6px 0;font-family:var(--font-mono);min-height:1.4em}")
+    return dict(html_template=template, css_template=css, js_on_load=script, send_width=LIVE_WIDTH,
+                quality=LIVE_QUALITY, mirror=True)
 
 
 def _upload_path(payload, kind):
@@ -170,7 +184,12 @@ def analyze_video(model, payload, out_root, *, every: int = 1, progress: bool = 
 
 def _gradio():
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a local demo
-    return require("gradio", extra="app", feature="the fercsv app")
+    gr = require("gradio", extra="app", feature="the fercsv app")
+    # The live tab calls Python from its own JavaScript (gr.HTML server functions, Gradio 6.10+).
+    if "server_functions" not in inspect.signature(gr.HTML).parameters:
+        raise MissingDependencyError(f"the fercsv app needs Gradio 6.10 or newer, not {gr.__version__}; "
+                                     "upgrade with: pip install -U 'fercsv[app]'")
+    return gr
 
 
 def _theme(gr):
@@ -215,22 +234,9 @@ def build_app(model=None, *, title: str = "fercsv: emotions in the browser"):
         gr.Markdown(f"## {title}\nModel: `{Path(str(getattr(loaded, 'source', 'model'))).name}` "
                     f"({', '.join(loaded.label_names)})")
         with gr.Tab("Live webcam", id="live"):
-            gr.Markdown("Click the camera box, allow the camera, then press Record; boxes, labels and "
-                        "frames per second appear on the right.")
-            gr.HTML('<div id="fercsv-camera-message" role="alert" style="display:none;color:#b91c1c;'
-                    'font-weight:600"></div>')
-            with gr.Row():
-                # Ask for 640x480: a laptop camera's HD frames would cost JPEG time on both ends.
-                cam = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="camera",
-                               elem_id="live-camera", webcam_options=gr.WebcamOptions(constraints={
-                                   "video": {"width": {"ideal": LIVE_WIDTH}, "height": {"ideal": 480}}}))
-                live = gr.HTML(label="emotions", elem_id="live-output")
-            status = gr.Textbox(label="faces and frames per second", elem_id="live-status",
-                                interactive=False)
-            meter = gr.State(FrameRate())
-            cam.stream(_as_page_error(gr, _live_handler(loaded)), [cam, meter],
-                       [live, meter, status], stream_every=STREAM_EVERY, show_progress="hidden",
-                       concurrency_limit=1)
+            gr.Markdown("Press **Start camera** and allow the camera: boxes and labels appear over the "
+                        "video, with the frames analysed per second.")
+            gr.HTML(elem_id="live", server_functions=[_live_server_function(loaded)], **_live_html())
         with gr.Tab("Photo", id="photo"):
             with gr.Row():
                 photo_in = gr.Image(sources=["upload", "clipboard", "webcam"], type="filepath",

@@ -4,6 +4,7 @@ fake camera showing the astronaut, photo and video uploads through the page's ow
 Set FERCSV_APP_SCREENSHOT=path.png to keep the live-webcam screenshot (the README's picture).
 """
 import base64
+import json
 import os
 import shutil
 import signal
@@ -126,11 +127,6 @@ def page_of(files):
             b.close()
 
 
-def _data_url_image(src):
-    raw = base64.b64decode(src.split(",", 1)[1])
-    return cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
-
-
 def _error_text(page, expected):
     """The page's error messages once one of them contains ``expected`` (or after 30 s)."""
     try:
@@ -141,39 +137,79 @@ def _error_text(page, expected):
     return " | ".join(page.locator(".toast-body").all_inner_texts())
 
 
+def _canvas_image(page, selector):
+    """The pixels drawn on a <canvas> in the page, as a BGRA array."""
+    src = page.evaluate("s => document.querySelector(s).toDataURL('image/png')", selector)
+    raw = base64.b64decode(src.split(",", 1)[1])
+    return cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
 def test_live_webcam_boxes_labels_and_frame_rate(server, page_of, tmp_path):
     page = page_of(server)
-    page.get_by_text("Click to Access Webcam").click()
-    page.locator("#live-camera button[aria-label='capture photo']").click()  # Record
-    page.wait_for_selector("#live-output img.fercsv-live")
-    # count the annotated frames as they arrive, on the browser's own clock
-    page.evaluate("""() => { window.__frames = [];
-        const root = document.querySelector('#live-output');
-        const note = () => { const img = root.querySelector('img.fercsv-live'); if (!img) return;
-            const n = +img.dataset.frame, seen = window.__frames;
-            if (!seen.length || seen[seen.length - 1][0] !== n) seen.push([n, performance.now()]); };
-        new MutationObserver(note).observe(root, {attributes: true, childList: true, subtree: true}); }""")
-    page.wait_for_function("() => window.__frames.length >= 8", timeout=90_000)
+    live = page.locator("#live .fercsv-live")
+    assert page.locator("#live .fercsv-live-status").inner_text() == "camera off"
+    page.locator("#live button.fercsv-start").click()
+    page.wait_for_function("() => +document.querySelector('#live .fercsv-live').dataset.frames >= 8",
+                           timeout=90_000)
+    # analysed frames arriving over the video, counted on the browser's own clock
+    first = page.evaluate("() => [+document.querySelector('#live .fercsv-live').dataset.frames, performance.now()]")
     page.wait_for_timeout(3000)
-    frames = page.evaluate("window.__frames")
-    fps = (len(frames) - 1) / ((frames[-1][1] - frames[0][1]) / 1000)
-    print(f"live webcam in the browser: {fps:.1f} frames/s over {len(frames)} frames")
-    img = page.locator("#live-output img.fercsv-live")
-    label = img.get_attribute("alt")
-    assert label.split()[0] in fercsv.FER2013_LABELS and "fps" in label
-    assert float(img.get_attribute("data-fps")) > 0
-    # the box is drawn around the astronaut's face, in the middle of the camera picture
-    shown = _data_url_image(img.get_attribute("src"))
-    green = (shown[..., 1] > 150) & (shown[..., 0] < 90) & (shown[..., 2] < 90)
+    last = page.evaluate("() => [+document.querySelector('#live .fercsv-live').dataset.frames, performance.now()]")
+    fps = (last[0] - first[0]) / ((last[1] - first[1]) / 1000)
+    print(f"live webcam in the browser: {fps:.1f} analysed frames/s, "
+          f"video {live.get_attribute('data-video-fps')} frames/s")
+    assert last[0] > first[0] and float(live.get_attribute("data-fps")) > 0
+    # the status line names the emotion and both rates
+    status = page.locator("#live .fercsv-live-status").inner_text()
+    assert status.split()[0] in fercsv.FER2013_LABELS and "analysed" in status and "frames/s" in status
+    # the video plays under the overlay, and the overlay has a green box around the astronaut's face
+    assert page.evaluate("() => document.querySelector('#live video').videoWidth") == 640
+    drawn = _canvas_image(page, "#live canvas")
+    h, w = drawn.shape[:2]
+    green = (drawn[..., 3] > 200) & (drawn[..., 1] > 150) & (drawn[..., 0] < 90) & (drawn[..., 2] < 90)
     ys, xs = np.nonzero(green)
-    assert len(xs) > 200 and 220 < xs.mean() < 420 and 40 < ys.mean() < 260
-    status = page.locator("#live-status textarea").input_value()
-    assert status.split()[0] in fercsv.FER2013_LABELS and status.endswith("fps")
+    assert len(xs) > 200 and 0.3 < xs.mean() / w < 0.7 and 0.05 < ys.mean() / h < 0.45
+    # the fps figure is drawn in the top left corner (white text), and the bars list all 7 emotions
+    assert (drawn[: h // 10, : w // 5, :3].min(axis=2) > 200).sum() > 20
+    bars = page.locator("#live .fercsv-bar").all_inner_texts()
+    assert len(bars) == 7 and bars[0].split()[0] == status.split()[0]
     shot = tmp_path / "app.png"
     page.screenshot(path=str(shot))
     assert cv2.imread(str(shot)).std() > 20
     if os.environ.get("FERCSV_APP_SCREENSHOT"):
         shutil.copy(shot, os.environ["FERCSV_APP_SCREENSHOT"])
+    # Stop turns the camera off and clears the overlay
+    page.locator("#live button.fercsv-start").click()
+    assert page.locator("#live .fercsv-live-status").inner_text() == "camera off"
+    assert page.evaluate("() => document.querySelector('#live video').srcObject") is None
+    assert _canvas_image(page, "#live canvas")[..., 3].max() == 0
+
+
+def _live_call(url, data):
+    """Call the live tab's server function the way the page does (Gradio's component server)."""
+    with urllib.request.urlopen(url + "config", timeout=30) as r:
+        config = json.load(r)
+    component = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "live")
+    body = json.dumps({"data": data, "component_id": component, "fn_name": "live_faces",
+                       "session_hash": "test"}).encode()
+    request = urllib.request.Request(url + "gradio_api/component_server/", data=body,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as r:
+        return json.load(r)
+
+
+def test_live_frames_over_http_good_and_bad(server, astronaut_bgr):
+    ok, jpeg = cv2.imencode(".jpg", cv2.resize(astronaut_bgr, (320, 320)))
+    answer = _live_call(server, "data:image/jpeg;base64," + base64.b64encode(jpeg).decode())
+    assert (answer["width"], answer["height"]) == (320, 320) and len(answer["faces"]) == 1
+    face = answer["faces"][0]
+    assert face["label"] in fercsv.FER2013_LABELS and sum(face["probabilities"].values()) == pytest.approx(1, abs=1e-2)
+    x, y, w, h = face["box"]
+    assert 100 < x + w / 2 < 230 and 20 < y + h / 2 < 140
+    # a frame that is no image, or no data URL: one message, and the app keeps answering
+    for bad in ("data:image/jpeg;base64,bm90IGFuIGltYWdl", "hello", 42):
+        assert _live_call(server, bad)["error"].startswith("the live frame ")
+    assert _live_call(server, "data:image/jpeg;base64," + base64.b64encode(jpeg).decode())["faces"]
 
 
 def test_photo_upload_probabilities_and_bad_photos(server, page_of, files):
@@ -241,8 +277,10 @@ def test_camera_denied_or_absent_says_so_in_the_page(server, page_of):
     for kw, expected in [({"allow": False}, "The camera is blocked (NotAllowedError)"),
                          ({"camera": False, "allow": True}, "No camera found (NotFoundError)")]:
         page = page_of(server, **kw)
-        page.get_by_text("Click to Access Webcam").click()
+        page.locator("#live button.fercsv-start").click()
         page.wait_for_function("() => document.querySelector('#fercsv-camera-message').textContent.length > 0",
                                timeout=30_000)
         assert page.locator("#fercsv-camera-message").inner_text().startswith(expected)
         assert page.locator("#fercsv-camera-message").is_visible()
+        assert page.locator("#live .fercsv-live-status").inner_text().startswith("camera not started")
+        assert page.locator("#live button.fercsv-start").is_enabled()

@@ -1,5 +1,6 @@
 """The app's Python side without a browser: it runs on onnxruntime alone (no TensorFlow), and a missing
 Gradio or a bad model is one line from the CLI."""
+import base64
 import subprocess
 import sys
 import textwrap
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 import fercsv
-from fercsv.app import FrameRate, analyze_photo, analyze_video, live_frame
+from fercsv.app import analyze_photo, analyze_video, decode_frame, frame_faces
 from helpers import run_cli
 from test_video import _onnx_path
 
@@ -33,16 +34,16 @@ def test_app_predicts_on_onnxruntime_alone_without_tensorflow(onnx_model, astron
     photo = tmp_path / "astronaut.png"
     cv2.imwrite(str(photo), astronaut_bgr)
     script = BLOCK.replace("BLOCKED", "{'tensorflow', 'keras', 'tf2onnx'}") + textwrap.dedent(f"""
-        import cv2, numpy as np
+        import base64, cv2, numpy as np
         import fercsv.app as app
         blocks = app.build_app({str(onnx_model)!r})
         model = app.load_app_model({str(onnx_model)!r})
         image, probs, text = app.analyze_photo(model, {str(photo)!r})
-        rgb = cv2.cvtColor(cv2.imread({str(photo)!r}), cv2.COLOR_BGR2RGB)
-        shown, meter, status = app.live_frame(model, rgb, app.FrameRate())
-        assert image.shape == (512, 512, 3) and shown.shape[1] == 512, (image.shape, shown.shape)
+        jpeg = cv2.imencode(".jpg", cv2.resize(cv2.imread({str(photo)!r}), (320, 240)))[1].tobytes()
+        live = app.frame_faces(model, "data:image/jpeg;base64," + base64.b64encode(jpeg).decode())
+        assert image.shape == (512, 512, 3) and live["width"] == 320, (image.shape, live)
         assert "tensorflow" not in sys.modules and "keras" not in sys.modules
-        print("OK", text, "|", status)
+        print("OK", text, "|", live["faces"][0]["label"])
     """)
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -83,10 +84,18 @@ def test_handlers_on_real_files(onnx_model, astronaut_bgr, tmp_path):
     with pytest.raises(fercsv.BadInputError, match="^holiday.mp4: the file is empty"):
         analyze_video(model, {"path": str(tmp_path / "v.mp4"), "orig_name": "holiday.mp4"}, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "v.mp4", "x.jpg"]  # nothing left over
-    # frames per second of a stream, and an empty frame from the page
-    meter = FrameRate(window=3)
-    assert [meter.tick(now=t) for t in (0, 0.5, 1.0, 1.1)] == [0.0, 2.0, 2.0, pytest.approx(2 / 0.6)]
-    assert live_frame(model, None, meter) == (None, meter, "")
+    # a live frame: a JPEG data URL from the page, or an array; boxes in the frame's own pixels
+    small = cv2.resize(astronaut_bgr, (320, 320))
+    url = "data:image/jpeg;base64," + base64.b64encode(cv2.imencode(".jpg", small)[1]).decode()
+    assert decode_frame(url).shape == (320, 320)
+    live = frame_faces(model, url)
+    (face,) = live["faces"]
+    assert face["label"] in fercsv.FER2013_LABELS and len(face["probabilities"]) == 7
+    assert frame_faces(model, np.full((240, 320), 128, np.uint8)) == {"width": 320, "height": 240, "faces": []}
+    for bad, says in [("hello", "must be a JPEG or PNG data URL"), ("data:image/png;base64,%%%", "not an image"),
+                      ("data:image/jpeg;base64," + "A" * 2_000_000, "must be a JPEG or PNG data URL")]:
+        with pytest.raises(fercsv.BadInputError, match=says):
+            decode_frame(bad)
 
 
 def test_app_shows_inline_in_a_notebook_cell(onnx_model):
