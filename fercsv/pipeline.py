@@ -42,8 +42,17 @@ def _scale(tf, images):
     return tf.cast(images, tf.float32) / INPUT_SCALE
 
 
+def global_batch(n, batch_size, parts=1):
+    """The batch size an epoch of ``n`` images really uses: at most ``n``, a multiple of ``parts``.
+
+    >>> global_batch(1000, 64), global_batch(50, 64), global_batch(50, 64, parts=4)
+    (64, 50, 48)
+    """
+    return max(parts, min(batch_size, n) // parts * parts)
+
+
 def train_dataset(images, labels, *, batch_size=128, seed=0, first_epoch=0, epochs=1, augment=True,
-                  aug_options=None, n_classes=None, mixup=0.0):
+                  aug_options=None, n_classes=None, mixup=0.0, part=(0, 1), class_weight=None):
     """Batches for epochs ``first_epoch .. epochs - 1`` and the steps per epoch.
 
     Each epoch is a fresh permutation derived statelessly from ``(seed, epoch)``;
@@ -52,13 +61,21 @@ def train_dataset(images, labels, *, batch_size=128, seed=0, first_epoch=0, epoc
     ``n_classes`` the targets come out one-hot (soft targets as they are); with
     ``mixup`` (Beta alpha, 0: off, needs ``n_classes``) each batch is blended with
     itself reversed, images and targets alike, by a weight drawn per batch.
+
+    ``part=(k, parts)`` yields only share ``k`` of each global batch of ``batch_size``
+    (its k-th slice of ``batch_size // parts`` images): with the same seed on every
+    worker, the shares of all workers make up exactly the one-machine batches, and
+    each worker reads and augments only its own. ``class_weight`` (one weight per
+    class, for class-code labels) adds a third element, the per-image loss weight.
     """
     tf, _ = import_tf()
     images = np.asarray(images, np.uint8)
     if images.ndim == 3:
         images = images[..., None]
     n = len(images)
-    batch_size = min(batch_size, n)
+    k, parts = part
+    batch_size = global_batch(n, batch_size, parts)
+    share = batch_size // parts
     x = tf.constant(images)
     labels = np.asarray(labels)
     y = tf.constant(labels.astype(np.float32 if labels.ndim == 2 else np.int64))
@@ -67,7 +84,8 @@ def train_dataset(images, labels, *, batch_size=128, seed=0, first_epoch=0, epoc
     def one_epoch(epoch):
         perm = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64),
                                                         seed=tf.stack([seed_t, epoch]))
-        return tf.data.Dataset.from_tensor_slices(perm).batch(batch_size, drop_remainder=True)
+        batches = tf.data.Dataset.from_tensor_slices(perm).batch(batch_size, drop_remainder=True)
+        return batches if parts == 1 else batches.map(lambda idx: idx[k * share:(k + 1) * share])
 
     ds = tf.data.Dataset.range(first_epoch, max(epochs, first_epoch + 1)).flat_map(one_epoch)
     ds = ds.map(lambda idx: (_scale(tf, tf.gather(x, idx)), tf.gather(y, idx)),
@@ -76,14 +94,19 @@ def train_dataset(images, labels, *, batch_size=128, seed=0, first_epoch=0, epoc
         aug = augmenter(seed=seed, **(aug_options or {}))
         ds = ds.map(lambda a, b: (tf.clip_by_value(aug(a, training=True), 0.0, 1.0), b),
                     num_parallel_calls=tf.data.AUTOTUNE)
+    if class_weight is not None:
+        if labels.ndim != 1:
+            raise ValueError("class_weight needs class-code labels, not soft targets")
+        w = tf.constant(np.asarray(class_weight, np.float32))
+        ds = ds.map(lambda a, b: (a, b, tf.gather(w, b)))
     if n_classes and labels.ndim == 1:
-        ds = ds.map(lambda a, b: (a, tf.one_hot(b, n_classes)))
+        ds = ds.map(lambda a, b, *w: (a, tf.one_hot(b, n_classes), *w))
     steps = n // batch_size
     if mixup:
         if not n_classes:
             raise ValueError("mixup needs n_classes (targets must be one-hot or soft)")
         ds = ds.enumerate(start=first_epoch * steps).map(
-            lambda i, ab: _mixup(tf, ab[0], ab[1], alpha=mixup, seed=tf.stack([seed_t, i])),
+            lambda i, ab: (*_mixup(tf, ab[0], ab[1], alpha=mixup, seed=tf.stack([seed_t, i])), *ab[2:]),
             num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE), steps
 

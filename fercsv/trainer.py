@@ -10,12 +10,20 @@ then ``state.json`` (epoch count, history rows, best score) is replaced atomical
 then the staged files are renamed into place and ``history.csv`` is redrawn from the
 state. A process killed at any instant leaves either the old or the new epoch, never
 a mix, and a row shown in ``history.csv`` is never trained again.
+
+With ``TF_CONFIG`` describing a cluster, every machine runs the same call and they
+train one model (MultiWorkerMirroredStrategy, ``batch_size`` the global batch); the
+chief alone writes RUN_DIR, which must be on storage all machines share under one path.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import re
+import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -26,7 +34,7 @@ from . import __version__ as fercsv_version
 from . import checks
 from .atomic import atomic_path
 from .dataset import FERDataset
-from .errors import BadInputError, FercsvError
+from .errors import BadInputError, FercsvError, first_line
 from .labels import USAGES
 from .split import BALANCE_METHODS, balance, class_weights, split
 
@@ -125,6 +133,8 @@ class TrainResult:
     files: dict = field(default_factory=dict)
     train_accuracy: float = None
     fit: str = ""
+    cluster: str = ""
+    weights: str = None
 
     @property
     def gap(self):
@@ -142,6 +152,9 @@ class TrainResult:
             lines.append(self.fit)
         if self.test_accuracy is not None:
             lines.append(f"test (PrivateTest) accuracy of the best model: {self.test_accuracy:.2%}")
+        if self.cluster:
+            lines.append(f"trained as {self.cluster}" + (f"; final weights {self.weights}" if self.weights else "")
+                         + ("" if "the chief" in self.cluster else "; RUN_DIR and its reports are the chief's"))
         lines += [f"  {k}: {v}" for k, v in self.files.items()]
         return "\n".join(lines)
 
@@ -263,6 +276,13 @@ def _legacy_state(run_dir, state):
     return fresh
 
 
+def _load_state(run_dir):
+    """The committed state of RUN_DIR, read only (an older RUN_DIR's read as its Keras backup says)."""
+    path = run_dir / "state.json"
+    state = json.loads(path.read_text()) if path.is_file() else _fresh_state()
+    return state if "epochs_done" in state else _legacy_state(run_dir, state)
+
+
 def recover(run_dir) -> dict:
     """Bring RUN_DIR to its last committed epoch and return that state (see the module docstring).
 
@@ -270,10 +290,7 @@ def recover(run_dir) -> dict:
     that never committed are deleted; history.csv is rewritten from the state.
     """
     run_dir = Path(run_dir)
-    path = run_dir / "state.json"
-    state = json.loads(path.read_text()) if path.is_file() else _fresh_state()
-    if "epochs_done" not in state:
-        state = _legacy_state(run_dir, state)
+    state = _load_state(run_dir)
     for final, staged in state.get("pending", {}).items():
         if (run_dir / staged).is_file():
             os.replace(run_dir / staged, run_dir / final)
@@ -313,7 +330,7 @@ def commit_epoch(run_dir, model, state, row, *, improved):
 class _Recorder:
     """Keras callback factory: the epoch commit, curves, early stopping and a time limit."""
 
-    def __new__(cls, keras, run_dir, config, state, t_start, out):
+    def __new__(cls, keras, run_dir, config, state, t_start, out, *, strategy=None, chief=True):
         class Recorder(keras.callbacks.Callback):
             def on_epoch_begin(self, epoch, logs=None):
                 self._t = time.time()
@@ -329,17 +346,25 @@ class _Recorder:
                 else:
                     state["wait"] += 1
                 state["epoch_minutes"] = (time.time() - self._t) / 60
-                if config.patience and state["wait"] >= config.patience:
+                limit = config.time_limit_minutes
+                # Stop when another epoch like this one would not fit in the time limit.
+                stop = ((1 if config.patience and state["wait"] >= config.patience else 0)
+                        | (2 if limit and (time.time() - t_start) / 60 + state["epoch_minutes"] > limit else 0))
+                if strategy is not None:  # several workers stop together, when the chief's clock says so
+                    from .tfutil import chief_value
+
+                    stop = chief_value(strategy, stop)
+                if stop & 1:
                     out(f"early stopping after epoch {epoch + 1}: no validation gain for {config.patience} epochs")
                     state["stopped_early"] = True
                     self.model.stop_training = True
-                limit = config.time_limit_minutes
-                # Stop when another epoch like this one would not fit in the time limit.
-                if limit and (time.time() - t_start) / 60 + state["epoch_minutes"] > limit:
+                if stop & 2:
                     out(f"time limit of {limit} minutes reached after epoch {epoch + 1}")
                     state["time_limited"] = True
                     self.model.stop_training = True
                 commit_epoch(run_dir, self.model, state, row, improved=improved)
+                if not chief:
+                    return
                 try:
                     from .plots import plot_curves
 
@@ -376,8 +401,6 @@ def _open_run_dir(run_dir, config, restart, out):
 
 
 def _clear(run_dir):
-    import shutil
-
     for name in ("done.json", "state.json", "history.csv", "best.keras", "last.keras"):
         (run_dir / name).unlink(missing_ok=True)
     for leftover in run_dir.glob(".*-epoch[0-9]*.keras"):
@@ -412,11 +435,14 @@ def train(data: str | Path | FERDataset, out_dir: str | Path, *, model: str = "f
     absent), and reports PrivateTest at the end if present. Options are the
     fields of :class:`TrainConfig`; all are checked before anything is written.
     Calling again with the same settings after an interruption resumes; after
-    completion it returns the stored result.
+    completion it returns the stored result. When ``TF_CONFIG`` describes a cluster,
+    run the same call on every machine (see the module docstring).
 
     >>> import fercsv                                              # doctest: +SKIP
     >>> fercsv.train(fercsv.synth_dataset(per_class=50), "run", epochs=5)  # doctest: +SKIP
     """
+    from .tfutil import read_cluster
+
     known = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(options) - known)
     if unknown:
@@ -424,6 +450,12 @@ def train(data: str | Path | FERDataset, out_dir: str | Path, *, model: str = "f
                             f"{', '.join(sorted(known - {'model', 'epochs', 'batch_size', 'lr'}))}")
     config = TrainConfig(model=model, epochs=epochs, batch_size=batch_size, lr=lr, **options).check()
     checks.choice("train", "restart", restart, (True, False))
+    cluster = read_cluster()
+    if cluster and config.batch_size % cluster.workers:
+        low = config.batch_size // cluster.workers * cluster.workers
+        raise BadInputError(f"train: batch_size (CLI --batch-size) {config.batch_size} is the global batch and "
+                            f"must split evenly over the {cluster.workers} workers of TF_CONFIG; use "
+                            + (f"{low} or " if low else "") + f"{low + cluster.workers}")
     run_dir = Path(out_dir)
     stored = _open_run_dir(run_dir, config, restart, out)
     if stored is not None:
@@ -434,43 +466,168 @@ def train(data: str | Path | FERDataset, out_dir: str | Path, *, model: str = "f
     from .tfutil import import_tf, pick_precision, pick_strategy, precision_policy
 
     tf, keras = import_tf()
-    strategy, device = pick_strategy(out=out)
-    precision = pick_precision(config.precision, device)
-    # Everything is known to be good: from here on RUN_DIR is written.
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if restart:
-        _clear(run_dir)
+    strategy, device = pick_strategy(cluster=cluster, batch_size=config.batch_size, out=out)
+    chief = cluster is None or cluster.chief
     label_names = list(ds.label_names)
     train_ds, val_ds = ds.subset(TRAINING), ds.subset(VALIDATION)
-    _write_json(run_dir / "labels.json", label_names)
-    _write_json(run_dir / "config.json", {
-        "settings": config.key(), "all_settings": asdict(config), "device": device, "precision": precision,
-        "data": str(ds.source), "label_names": label_names, "n_train": len(train_ds), "n_val": len(val_ds),
-        "versions": _versions()})
-    state = recover(run_dir)
-    first_epoch = state["epochs_done"]
-    finished = first_epoch >= config.epochs or state.get("stopped_early") or state.get("time_limited")
-    if first_epoch and not finished:
-        out(f"resuming {run_dir} at epoch {first_epoch + 1} of {config.epochs}")
-    with precision_policy(precision):
-        if not finished:
-            _fit(tf, keras, strategy, run_dir, config, state, train_ds, val_ds, len(label_names), t_start,
-                 out, verbose, device, precision)
-    return _finish(run_dir, ds, config, state, first_epoch, t_start)
+    with _cluster_errors(tf, cluster):
+        precision = pick_precision(config.precision, device)
+        if cluster:
+            precision = _chief_precision(strategy, precision)
+        # Everything is known to be good: from here on RUN_DIR is written (by the chief alone).
+        if chief:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            if restart:
+                _clear(run_dir)
+            _write_json(run_dir / "labels.json", label_names)
+            _write_json(run_dir / "config.json", {
+                "settings": config.key(), "all_settings": asdict(config), "device": device,
+                "precision": precision, "data": str(ds.source), "label_names": label_names,
+                "n_train": len(train_ds), "n_val": len(val_ds), "versions": _versions()})
+            state = recover(run_dir)
+        if cluster:
+            state = _chief_state(strategy, cluster, run_dir, state if chief else None)
+        first_epoch = state["epochs_done"]
+        finished = first_epoch >= config.epochs or state.get("stopped_early") or state.get("time_limited")
+        if first_epoch and not finished:
+            out(f"resuming {run_dir} at epoch {first_epoch + 1} of {config.epochs}")
+        digest = None
+        with precision_policy(precision):
+            if not finished:
+                with _commit_dir(run_dir, chief) as commit_dir:
+                    digest = _fit(tf, keras, strategy, run_dir, config, state, train_ds, val_ds, len(label_names),
+                                  t_start, out, verbose, device, precision, cluster=cluster, commit_dir=commit_dir)
+    result = _finish(run_dir, ds, config, state, first_epoch, t_start, chief=chief)
+    if cluster:
+        result.cluster = f"{cluster.role} of {cluster.workers} workers (MultiWorkerMirroredStrategy)"
+        result.weights = digest
+    if chief:
+        _write_json(run_dir / "done.json", {**asdict(result), "gap": result.gap})
+    return result
+
+
+# ---- several machines -------------------------------------------------------------------------
+
+#: TensorFlow errors that mean a worker of the cluster stopped or cannot be reached.
+_CLUSTER_FAULTS = ("UnavailableError", "AbortedError", "CancelledError", "DeadlineExceededError")
+
+# Words of the line of such an error that says what happened (the first lines are graph details).
+_FAULT_WORDS = re.compile(r"abort|unhealthy|heartbeat|socket|connect|unavailable|preempt|peer|closed", re.I)
+
+
+@contextlib.contextmanager
+def _cluster_errors(tf, cluster):
+    """A worker lost in the middle of multi-worker training becomes one line saying how to resume."""
+    if cluster is None:
+        yield
+        return
+    faults = tuple(getattr(tf.errors, name) for name in _CLUSTER_FAULTS)
+    try:
+        yield
+    except faults as exc:
+        raise FercsvError(f"{cluster.role}: training stopped because the cluster lost a worker "
+                          f"({type(exc).__name__}: {_fault_reason(exc)}); start the same command on every machine "
+                          "again to resume after the last epoch the chief committed to RUN_DIR") from None
+
+
+def _fault_reason(exc):
+    """The line of a TensorFlow error that says what happened to the cluster (they start with graph details)."""
+    lines = [re.sub(r"^(\{\{[^}]*\}\}\s*)+", "", line).strip() for line in str(exc).splitlines()]
+    telling = [line for line in lines if _FAULT_WORDS.search(line)]
+    return (telling or [first_line(exc)])[0][:200]
+
+
+def _chief_precision(strategy, precision):
+    """The chief's precision policy, so that workers on different CPUs compute alike."""
+    from .tfutil import PRECISIONS, chief_value
+
+    policies = [p for p in dict.fromkeys(PRECISIONS.values()) if p != "auto"]
+    return policies[chief_value(strategy, policies.index(precision))]
+
+
+def _chief_state(strategy, cluster, run_dir, state):
+    """Every worker's state: the chief's recovered RUN_DIR, read by the others once the chief is past recovery.
+
+    The first collective waits for the chief's recovery and tells everyone its epoch; a worker
+    whose view of RUN_DIR differs (storage not shared) makes every worker stop with one line.
+    """
+    from .tfutil import chief_value, worker_sum
+
+    epochs = chief_value(strategy, state["epochs_done"] if cluster.chief else 0)
+    if not cluster.chief:
+        state = _load_state(run_dir)
+        state["pending"] = {}  # the chief has put the staged files in place
+    differ = worker_sum(strategy, int(state["epochs_done"] != epochs), workers=cluster.workers)
+    if differ:
+        raise FercsvError(f"{run_dir}: {differ} of {cluster.workers} workers see another RUN_DIR than the chief "
+                          f"(which has {epochs} epochs committed); put RUN_DIR on storage every machine shares "
+                          "(NFS, a mounted bucket) under the same path, then run the same command on each")
+    return state
+
+
+@contextlib.contextmanager
+def _commit_dir(run_dir, chief):
+    """Where this worker's epoch commits go: RUN_DIR on the chief; elsewhere a private scratch folder.
+
+    Every worker saves the model at the same points, as MultiWorkerMirroredStrategy asks of
+    ``model.save``; what the other workers save goes to the scratch folder, deleted at the end.
+    """
+    if chief:
+        yield run_dir
+        return
+    scratch = Path(tempfile.mkdtemp(prefix="fercsv-worker-"))
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _worker_batches(strategy, train_ds, config, first_epoch, n_classes, weights):
+    """This worker's share of every global batch (same seed everywhere), and its element spec."""
+    from .pipeline import global_batch, train_dataset
+
+    soft = train_ds.targets()
+    specs = []
+
+    def per_worker(ctx):
+        k, parts = ctx.input_pipeline_id, ctx.num_input_pipelines
+        data, _ = train_dataset(train_ds.images, train_ds.labels if soft is None else soft,
+                                batch_size=config.batch_size, seed=config.seed, first_epoch=first_epoch,
+                                epochs=config.epochs, augment=config.augment, n_classes=n_classes,
+                                mixup=config.mixup, aug_options={"erasing": config.erasing}, part=(k, parts),
+                                class_weight=weights)
+        devices = ctx.num_replicas_in_sync // parts
+        if devices > 1:  # several GPUs on this worker: one piece of the share per device, in turn
+            share = global_batch(len(train_ds), config.batch_size, parts) // parts
+            data = data.rebatch([share // devices + (i < share % devices) for i in range(devices)])
+        specs.append(data.element_spec)
+        return data
+
+    return strategy.distribute_datasets_from_function(per_worker), specs[0]
 
 
 def _fit(tf, keras, strategy, run_dir, config, state, train_ds, val_ds, n_classes, t_start, out, verbose,
-         device, precision):
+         device, precision, *, cluster=None, commit_dir=None):
+    """Build or reload the model and fit it; on a cluster returns the digest of the final weights."""
     from .models import build_model
-    from .pipeline import eval_dataset, train_dataset
+    from .pipeline import eval_dataset, global_batch, train_dataset
+    from .tfutil import multi_worker_fit, weights_digest
 
     first_epoch = state["epochs_done"]
     soft = train_ds.targets()
-    data_train, steps = train_dataset(train_ds.images, train_ds.labels if soft is None else soft,
-                                      batch_size=config.batch_size, seed=config.seed, first_epoch=first_epoch,
-                                      epochs=config.epochs, augment=config.augment, n_classes=n_classes,
-                                      mixup=config.mixup, aug_options={"erasing": config.erasing})
+    weights = class_weights(train_ds.labels, n_classes=n_classes) if config.class_weight == "balanced" else None
     data_val = eval_dataset(val_ds.images, val_ds.labels, batch_size=256)
+    if cluster:
+        data_train, spec = _worker_batches(strategy, train_ds, config, first_epoch, n_classes, weights)
+        steps = len(train_ds) // global_batch(len(train_ds), config.batch_size, cluster.workers)
+        options = tf.data.Options()  # validation: each worker scores its share of each batch
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        data_val = data_val.with_options(options)
+    else:
+        data_train, steps = train_dataset(train_ds.images, train_ds.labels if soft is None else soft,
+                                          batch_size=config.batch_size, seed=config.seed, first_epoch=first_epoch,
+                                          epochs=config.epochs, augment=config.augment, n_classes=n_classes,
+                                          mixup=config.mixup, aug_options={"erasing": config.erasing})
     with strategy.scope():
         if first_epoch:
             net = keras.models.load_model(run_dir / "last.keras")  # weights and optimizer state
@@ -479,22 +636,24 @@ def _fit(tf, keras, strategy, run_dir, config, state, train_ds, val_ds, n_classe
                               backbone=config.backbone, weights=config.weights)
             _compile(keras, net, config, steps)
     one_hot = lambda x, y: (x, tf.one_hot(y, n_classes))  # noqa: E731  (validation batches)
-    callbacks = [_Recorder(keras, run_dir, config, state, t_start, out)]
+    callbacks = [_Recorder(keras, commit_dir or run_dir, config, state, t_start, out,
+                           strategy=strategy if cluster else None, chief=cluster is None or cluster.chief)]
     if config.schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau("val_accuracy", factor=0.5,
                                                            patience=max(2, config.patience // 3)))
-    weights = class_weights(train_ds.labels, n_classes=n_classes) if config.class_weight == "balanced" else None
     out(f"training {config.backbone or config.model} on {len(train_ds)} images ({n_classes} classes), "
         f"validating on {len(val_ds)}; {device}, {precision}, {config.epochs} epochs of {steps} steps")
     if soft is not None:
         out("learning from soft targets (p_<label> columns); validation scores the majority label")
-    net.fit(data_train, validation_data=data_val.map(one_hot),
-            epochs=config.epochs, initial_epoch=first_epoch, steps_per_epoch=steps, class_weight=weights,
-            callbacks=callbacks, shuffle=False, verbose=verbose if verbose != "auto" else _verbosity())
+    with multi_worker_fit(net, strategy, spec) if cluster else contextlib.nullcontext():
+        net.fit(data_train, validation_data=data_val.map(one_hot), epochs=config.epochs, initial_epoch=first_epoch,
+                steps_per_epoch=steps, class_weight=None if cluster else weights, callbacks=callbacks,
+                shuffle=False, verbose=verbose if verbose != "auto" else _verbosity())
+    return weights_digest(net) if cluster else None
 
 
-def _finish(run_dir, ds, config, state, first_epoch, t_start):
-    if state.get("pending"):  # the last commit's renames are done; its staging names are history
+def _finish(run_dir, ds, config, state, first_epoch, t_start, *, chief=True):
+    if chief and state.get("pending"):  # the last commit's renames are done; its staging names are history
         state["pending"] = {}
         _write_json(run_dir / "state.json", state)
     history = state["history"]
@@ -505,15 +664,14 @@ def _finish(run_dir, ds, config, state, first_epoch, t_start):
     result.fit = diagnose_fit(history, int(state["best_epoch"]), config.epochs)
     result.files = {"best": str(run_dir / "best.keras"), "curves": str(run_dir / "curves.png"),
                     "history": str(run_dir / "history.csv")}
+    if not chief:
+        return result
     if (ds.usage == TEST).any() and (run_dir / "best.keras").is_file():
         from .evaluation import evaluate
 
         report = evaluate(run_dir, ds, split=TEST, tta=config.tta, out_dir=run_dir)
         result.test_accuracy = report.accuracy
         result.files.update(report.files)
-    _write_json(run_dir / "done.json", {**asdict(result), "gap": result.gap})
-    import shutil
-
     shutil.rmtree(run_dir / "backup", ignore_errors=True)  # a Keras backup left by fercsv < 0.2
     return result
 
