@@ -374,16 +374,22 @@ def _ray(ray, address, num_cpus):
     for attempt in range(1 if address else 2):
         try:
             if address:
+                # Connecting starts no Ray processes; keep Ray's C++ retry warnings off the console.
+                os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
                 ray.init(address=address, **quiet)
             else:
                 ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **quiet)
             break
         except Exception as exc:  # Ray raises plain Exception for a node that did not start in time
             ray.shutdown()
-            if attempt or address:
-                where = f"the Ray cluster at {address}" if address else "a local Ray"
-                raise FercsvError(f"sweep: could not start or reach {where} ({first_line(exc)}); try again, "
-                                  "or run `ray start --head` and give its address with --address") from None
+            if address:
+                raise FercsvError(f"sweep: could not reach the Ray cluster at {address} ({first_line(exc)}); "
+                                  "check that `ray status` answers there; a cluster with token authentication "
+                                  "(the default of `ray start`) also needs RAY_AUTH_MODE=token and its token "
+                                  "(RAY_AUTH_TOKEN or ~/.ray/auth_token)") from None
+            if attempt:
+                raise FercsvError(f"sweep: could not start a local Ray ({first_line(exc)}); try again, or run "
+                                  "`ray start --head` and give its address with --address") from None
     try:
         yield address or "local"
     finally:

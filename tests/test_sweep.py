@@ -4,6 +4,7 @@ finished on a `ray start` cluster through --address)."""
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -164,24 +165,27 @@ def _alive(pid):
 
 
 @contextlib.contextmanager
-def ray_head():
-    """A one-CPU Ray cluster started the way a user starts one (``ray start --head``), on a free port
-    and its own temp dir (short: Ray's socket paths must fit 107 bytes); stopped by its process group."""
+def ray_head(env):
+    """A one-CPU Ray cluster started the way a user starts one (``ray start --head``) on localhost, a
+    free port and its own temp dir (short: Ray's socket paths must fit 107 bytes), with token
+    authentication on a token of its own; yields its address and the environment that reaches it.
+    Stopped by its process group."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     temp = tempfile.mkdtemp(prefix="fsw", dir="/tmp")
+    env = dict(env, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
     log = Path(temp) / "head.log"
     with open(log, "w") as fh:
         head = subprocess.Popen([str(Path(sys.executable).with_name("ray")), "start", "--head", "--block",
-                                 f"--port={port}", "--num-cpus=1", f"--temp-dir={temp}",
-                                 "--include-dashboard=false", "--disable-usage-stats"],
-                                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+                                 "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=1",
+                                 f"--temp-dir={temp}", "--include-dashboard=false", "--disable-usage-stats"],
+                                stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
         _wait("the Ray head", lambda: "Ray runtime started" in log.read_text() or head.poll() is not None,
               timeout=120, poll=0.2)
         assert head.poll() is None, log.read_text()
-        yield f"127.0.0.1:{port}"
+        yield f"127.0.0.1:{port}", env
     finally:
         os.killpg(head.pid, signal.SIGTERM)
         try:
@@ -251,8 +255,8 @@ def test_sweep_survives_a_killed_worker_and_a_killed_driver(tmp_path, tiny_csv):
 
     # The same sweep continues, this time on a running Ray cluster (--address instead of a local Ray):
     # finished trials are not trained again, the rest complete.
-    with ray_head() as address:
-        r = run_cli(*args, "--address", address, env=env)
+    with ray_head(env) as (address, cluster_env):
+        r = run_cli(*args, "--address", address, env=cluster_env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"on Ray Tune ({address}: 1 CPUs" in r.stdout
     assert "already finished; not training them again" in r.stdout
