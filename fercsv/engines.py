@@ -50,7 +50,8 @@ def table_columns(label_names) -> dict:
 
 @dataclass(frozen=True)
 class Work:
-    """What a worker needs to predict one input: the model file and the prediction options."""
+    """What a worker needs to predict one input: the model (``pretrained:NAME`` or an absolute file path)
+    and the prediction options."""
 
     model: str
     label_names: tuple
@@ -90,9 +91,10 @@ def _face_rows(frame, seconds, predictions):
     return rows
 
 
-def predict_source(loaded, index: int, source: str, work: Work) -> SourceResult:
+def predict_source(loaded, index: int, source: str, work: Work, *, path: str | None = None) -> SourceResult:
     """Predict every face of one image, or of the chosen frames of one video (the work of any engine).
 
+    ``source`` is the input as the table names it; ``path`` where to read it (default: ``source``).
     An input without any face gives one row with face -1; an unreadable one gives no rows and
     the reason in ``skipped``.
     """
@@ -101,23 +103,24 @@ def predict_source(loaded, index: int, source: str, work: Work) -> SourceResult:
     from .prediction import VIDEO_EXTENSIONS, predict, read_color
 
     options = {"detect": work.detect, "equalize": work.equalize}
-    video = Path(source).suffix.lower() in VIDEO_EXTENSIONS
+    path = path or source
+    video = Path(path).suffix.lower() in VIDEO_EXTENSIONS
     try:
         if video:
             from .faces import VIDEO_OPTIONS
             from .video import iter_frames
 
             rows, frames = [], 0
-            for i, sec, image in iter_frames(source, every=work.every, start=work.start, end=work.end):
+            for i, sec, image in iter_frames(path, every=work.every, start=work.start, end=work.end):
                 rows += _face_rows(i, round(sec, 6), predict(loaded, image, **VIDEO_OPTIONS, **options))
                 frames += 1
             if not frames:
                 raise BadInputError(f"{source}: no frames could be read in the chosen time window")
         else:
-            rows = _face_rows(0, 0.0, predict(loaded, read_color(source), **options))
+            rows = _face_rows(0, 0.0, predict(loaded, read_color(path), **options))
     except (FercsvError, cv2.error) as exc:
-        reason = first_line(exc)
-        return SourceResult(index, str(source), skipped=reason.removeprefix(f"{source}: "), video=video)
+        reason = first_line(exc).removeprefix(f"{path}: ")  # the report names the input already
+        return SourceResult(index, str(source), skipped=reason, video=video)
     if not rows:
         rows = [[0, 0.0, -1, None, None, None, None, None, None] + [None] * len(loaded.label_names)]
     return SourceResult(index, str(source), rows, video=video)
@@ -146,16 +149,16 @@ class _RayPredictor:
     """A Ray Data worker: loads the ONNX model once, then predicts batches of inputs."""
 
     def __init__(self, work: Work):
-        from .runtimes import OnnxModel
+        from .modelio import load_model
 
         self.work = work
-        self.model = OnnxModel(work.model, label_names=list(work.label_names))
+        self.model = load_model(work.model, label_names=list(work.label_names))
 
     def __call__(self, batch):
         import numpy as np
 
-        results = [predict_source(self.model, int(i), str(s), self.work)
-                   for i, s in zip(batch["index"], batch["source"])]
+        results = [predict_source(self.model, int(i), str(s), self.work, path=str(p))
+                   for i, s, p in zip(batch["index"], batch["source"], batch["path"])]
         return {"index": np.array([r.index for r in results], np.int64),
                 "result": np.array([r.to_json() for r in results], dtype=object)}
 
@@ -172,9 +175,17 @@ def _ray_results(loaded, todo, work, *, workers=None, address=None, batch_size=R
     import ray.data
 
     started = not ray.is_initialized()
+    environ = dict(os.environ)  # ray.init sets variables (RAY_AUTH_MODE...) that would outlive its cluster
     if started:
-        ray.init(address=address, num_cpus=None if address else (workers or os.cpu_count() or 1),
-                 include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+        try:
+            ray.init(address=address, num_cpus=None if address else (workers or os.cpu_count() or 1),
+                     include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            _restore_environ(environ)
+            where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
+            raise FercsvError(f"cannot start or reach {where} ({first_line(exc, 160)}); "
+                              + ("check --address (ray status shows it on the head node), or leave it out "
+                                 "to start a local cluster" if address else "see 'ray status'")) from None
     quiet = logging.getLogger("ray.data")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # its start-up notes would bury the line printed per input
@@ -182,8 +193,11 @@ def _ray_results(loaded, todo, work, *, workers=None, address=None, batch_size=R
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True  # results come in input order: the buffer stays small
         ctx.enable_progress_bars = False
+        if hasattr(ctx, "max_consecutive_actor_init_deaths"):  # a worker lost while loading the model is
+            ctx.max_consecutive_actor_init_deaths = max(ctx.max_consecutive_actor_init_deaths, 3)  # replaced
         pool = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        items = [{"index": i, "source": str(s)} for i, s in todo]
+        # workers of a running cluster start elsewhere: they read absolute paths (on storage all nodes share)
+        items = [{"index": i, "source": str(s), "path": os.path.abspath(s)} for i, s in todo]
         ds = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / batch_size)))
         ds = ds.map_batches(_RayPredictor, fn_constructor_kwargs={"work": work}, batch_size=batch_size,
                             batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=pool), num_cpus=1)
@@ -199,6 +213,13 @@ def _ray_results(loaded, todo, work, *, workers=None, address=None, batch_size=R
         quiet.setLevel(level)
         if started:
             ray.shutdown()
+            _restore_environ(environ)
+
+
+def _restore_environ(saved):
+    for name in set(os.environ) - set(saved):
+        del os.environ[name]
+    os.environ.update({k: v for k, v in saved.items() if os.environ.get(k) != v})
 
 
 _RUNNERS = {"local": _local_results, "ray": _ray_results}
@@ -399,7 +420,7 @@ def predict_table(inputs: list, table: str | Path = "predictions.parquet", *, mo
     if engine == "ray" and loaded.kind != "onnx":
         raise BadInputError(f"{loaded.source}: the ray engine runs ONNX models; export it first "
                             "(fercsv export onnx RUN_DIR model.onnx) or use --engine local")
-    work = Work(str(loaded.source), tuple(loaded.label_names), detect, equalize, every, start, end)
+    work = Work(_model_for_workers(model, loaded), tuple(loaded.label_names), detect, equalize, every, start, end)
     indexed = list(enumerate(str(f) for f, _ in files))
     if shard is not None:
         indexed = shard.take(indexed)
@@ -431,6 +452,15 @@ def predict_table(inputs: list, table: str | Path = "predictions.parquet", *, mo
     journal.path.unlink()
     report.files[path.suffix.lstrip(".").lower()] = f"{path} ({n} rows)"
     return report
+
+
+def _model_for_workers(model, loaded) -> str:
+    """How workers load the model: a shipped one by name (each node has its own copy), else by absolute path."""
+    from .pretrained import DEFAULT_PRETRAINED, is_pretrained
+
+    if model is None or is_pretrained(model):
+        return "pretrained:" + str(model or DEFAULT_PRETRAINED).removeprefix("pretrained:")
+    return os.path.abspath(loaded.source)
 
 
 def _count(report, result):

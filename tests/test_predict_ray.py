@@ -3,11 +3,15 @@ a killed Ray worker or a killed job loses and repeats no row; a missing Ray name
 import json
 import os
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -15,6 +19,7 @@ import pytest
 
 from fercsv.engines import COLUMNS, journal_path, predict_table
 from fercsv.prediction import expand_inputs, predict_paths
+from fercsv.pretrained import pretrained_path
 from helpers import run_cli, write_video
 
 pd = pytest.importorskip("pandas")
@@ -48,17 +53,25 @@ def many(tmp_path_factory, astronaut_bgr):
     return root
 
 
-def ray_workers():
-    """Pids of the live Ray Data prediction workers, read from /proc (their process titles)."""
-    pids = []
+def command_lines():
+    """``{pid: command line}`` of the live processes, from /proc."""
+    lines = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                if fh.read().startswith(WORKER_TITLE):
-                    pids.append(int(pid))
+                lines[int(pid)] = fh.read()
         except OSError:
             continue
-    return pids
+    return lines
+
+
+def ray_workers():
+    """Pids of the live Ray Data prediction workers (Ray sets their process titles)."""
+    return [pid for pid, line in command_lines().items() if line.startswith(WORKER_TITLE)]
+
+
+def processes_mentioning(text):
+    return [pid for pid, line in command_lines().items() if text.encode() in line and pid != os.getpid()]
 
 
 def test_table_rows_columns_and_order(collection, tmp_path):
@@ -99,6 +112,7 @@ def test_ray_cli_writes_the_bytes_of_the_in_process_run(collection, tmp_path):
                 "--batch-size", "2", "--every", "2", "--start", "0.1")
     assert r.returncode == 0, r.stderr
     assert "on ray" in r.stdout and "broken.jpg: skipped" in r.stdout
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "ray.parquet"), pd.read_parquet(tmp_path / "local.parquet"))
     assert (tmp_path / "ray.parquet").read_bytes() == (tmp_path / "local.parquet").read_bytes()
 
 
@@ -126,8 +140,12 @@ def test_killed_ray_worker_and_interrupted_job_lose_and_repeat_no_row(many, tmp_
     assert [json.loads(line)["index"] for line in done] == list(range(12))
     report = predict_table([many], table, engine="ray", workers=2, batch_size=2, resume=True, out=None)
     assert report.resumed == 12 and report.predicted == 12 and not journal_path(table).exists()
+    pd.testing.assert_frame_equal(pd.read_parquet(table), pd.read_parquet(tmp_path / "local.parquet"))
     assert table.read_bytes() == (tmp_path / "local.parquet").read_bytes()
-    assert not ray_workers()  # the local cluster went down with the job
+    deadline = time.monotonic() + 60
+    while ray_workers() and time.monotonic() < deadline:  # the local cluster goes down with the job
+        time.sleep(0.5)
+    assert not ray_workers()
 
 
 @pytest.mark.slow
@@ -152,6 +170,40 @@ def test_killed_job_resumes_without_losing_or_repeating_a_row(many, tmp_path):
     done = int(re.search(r"; (\d+) already done before this run", r.stdout)[1])
     assert 3 <= done < 24
     assert table.read_bytes() == (tmp_path / "whole.csv").read_bytes()
+
+
+@pytest.mark.slow
+def test_ray_engine_on_a_running_cluster(collection, tmp_path, monkeypatch):
+    """--address: a cluster started apart (``ray start --head``), whose workers start in another folder."""
+    monkeypatch.chdir(collection.parent)  # relative model and inputs: workers must be sent absolute paths
+    shutil.copy(pretrained_path("ferplus"), "model.onnx")
+    predict_table(["photos"], tmp_path / "local.parquet", model="model.onnx", out=None)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    temp = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # short: Ray's socket paths have a length limit
+    log = tmp_path / "head.log"
+    with open(log, "wb") as fh:
+        head = subprocess.Popen([str(Path(sys.executable).with_name("ray")), "start", "--head", "--block",
+                                 "--port", str(port), "--num-cpus", "2", "--temp-dir", temp,
+                                 "--include-dashboard", "false", "--disable-usage-stats"],
+                                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+                                env=dict(os.environ, RAY_AUTH_MODE="disabled"))
+    try:
+        deadline = time.monotonic() + 240
+        while b"Ray runtime started" not in log.read_bytes():
+            assert head.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.5)
+        r = run_cli("predict", "model.onnx", "photos", "--out", tmp_path / "ray.parquet", "--engine", "ray",
+                    "--address", f"127.0.0.1:{port}", cwd=collection.parent)
+        assert r.returncode == 0, r.stderr
+        assert (tmp_path / "ray.parquet").read_bytes() == (tmp_path / "local.parquet").read_bytes()
+    finally:
+        os.killpg(head.pid, signal.SIGKILL)  # the session of the head this test started, no one else's
+        head.wait(timeout=60)
+        for pid in processes_mentioning(temp):  # any of its processes that left the session
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def _blocking(modules, code):
