@@ -151,8 +151,9 @@ def _register_predict(sub):
     option(p, "--address", help="ray: a running cluster to use, e.g. auto or ray://head:10001 "
                                 "(default: start a local one)")
     option(p, "--batch-size", type=positive_int, help=f"ray: inputs per task (default: {RAY_BATCH_SIZE})")
-    option(p, "--shard", metavar="K/N", help="only the K-th of N contiguous blocks of the inputs, into a face "
-                                             "table (default: predictions-K-of-N.parquet; join with fercsv concat)")
+    option(p, "--shard", metavar="K/N",
+           help="only the K-th of N contiguous blocks of the inputs, into a face table "
+                "(default: predictions-K-of-N.parquet; join with fercsv concat)")
     option(p, "--no-detect", dest="detect", action="store_false", help="inputs are already-cropped faces")
     option(p, "--equalize", action="store_true", help="equalize faces (if the model was trained so)")
     option(p, "--resume", action="store_true",

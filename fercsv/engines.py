@@ -388,7 +388,7 @@ def predict_table(inputs: list, table: str | Path = "predictions.parquet", *, mo
     """
     from .checks import choice, integer
     from .modelio import load_model
-    from .prediction import BatchReport, expand_inputs
+    from .prediction import BatchReport, cli_names, input_files
     from .shards import parse_shard
     from .video import check_options
 
@@ -397,19 +397,14 @@ def predict_table(inputs: list, table: str | Path = "predictions.parquet", *, mo
     integer("predict", "workers", workers, minimum=1, optional=True)
     integer("predict", "batch_size", batch_size, minimum=1, optional=True)
     if engine != "ray":
-        given = [f"{k} (CLI --{k.replace('_', '-')})" for k, v in
-                 (("workers", workers), ("address", address), ("batch_size", batch_size)) if v is not None]
+        given = [k for k, v in (("workers", workers), ("address", address), ("batch_size", batch_size))
+                 if v is not None]
         if given:
-            raise BadInputError(f"predict: {', '.join(given)} only apply to engine='ray' (CLI --engine ray)")
+            raise BadInputError(f"predict: {cli_names(given)} only apply to engine='ray' (CLI --engine ray)")
     check_options(every=every, start=start, end=end)
     shard = parse_shard(shard, func="predict")
     path = _check_table_path(table)
-    if not inputs:
-        raise BadInputError("predict: give at least one image, folder, glob or video")
-    files, missing = expand_inputs(inputs)
-    if not files:
-        raise BadInputError("predict: no images or videos found in " + ", ".join(map(str, inputs)) +
-                            (f" ({'; '.join(f'{k}: {v}' for k, v in missing.items())})" if missing else ""))
+    files, missing = input_files(inputs)
     if path.suffix.lower() == ".parquet":
         from .tables import pyarrow
 

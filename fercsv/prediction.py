@@ -225,6 +225,17 @@ def expand_inputs(inputs):
     return found, missing
 
 
+def input_files(inputs):
+    """:func:`expand_inputs`, or a one-line error when there is nothing to predict."""
+    if not inputs:
+        raise BadInputError("predict: give at least one image, folder, glob or video")
+    files, missing = expand_inputs(inputs)
+    if not files:
+        raise BadInputError("predict: no images or videos found in " + ", ".join(map(str, inputs)) +
+                            (f" ({'; '.join(f'{k}: {v}' for k, v in missing.items())})" if missing else ""))
+    return files, missing
+
+
 class _RowWriter:
     """predictions.csv opened for appending; each file's rows are written and flushed at once."""
 
@@ -329,25 +340,20 @@ def predict_paths(inputs: list, *, model=None, out_dir: str | Path | None = None
         return predict_table(inputs, table, model=model, engine=engine, shard=shard, detect=detect,
                              equalize=equalize, resume=resume, out=out, **options)
     if set(options) & TABLE_ONLY_OPTIONS:
-        raise BadInputError(f"predict: {_flags(set(options) & TABLE_ONLY_OPTIONS)} only apply to engine='ray' "
-                            "(CLI --engine ray)")
+        raise BadInputError(f"predict: {cli_names(set(options) & TABLE_ONLY_OPTIONS)} only apply to "
+                            "engine='ray' (CLI --engine ray)")
     video_options = options
     say = out or (lambda *_: None)
     out_dir = Path("predictions" if out_dir is None else out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInputError(f"{out_dir}: exists and is not a folder; choose another --out")
-    if not inputs:
-        raise BadInputError("predict: give at least one image, folder, glob or video")
-    files, missing = expand_inputs(inputs)
-    if not files:
-        raise BadInputError("predict: no images or videos found in " + ", ".join(map(str, inputs)) +
-                            (f" ({'; '.join(f'{k}: {v}' for k, v in missing.items())})" if missing else ""))
+    files, missing = input_files(inputs)
     used = set()
     files = [(path, out_dir / _unique_name(used, rel, "" if path.suffix.lower() in VIDEO_EXTENSIONS
                                            else "_pred.png")) for path, rel in files]
     videos = [f for f in files if f[0].suffix.lower() in VIDEO_EXTENSIONS]
     if video_options and not videos:
-        raise BadInputError(f"predict: {_flags(video_options)} only apply to videos, and none of the inputs "
+        raise BadInputError(f"predict: {cli_names(video_options)} only apply to videos, and none of the inputs "
                             "is a video; leave them out")
     if videos:
         from .video import check_options
@@ -399,10 +405,10 @@ def predict_paths(inputs: list, *, model=None, out_dir: str | Path | None = None
 CLI_FLAGS = {"aggregate_by": "--aggregate", "plot": "--no-plot", "out_dir": "--out"}
 
 
-def _flags(names):
+def cli_names(names):
     """``"a_b (CLI --a-b), ..."`` for option names, in order.
 
-    >>> _flags(["plot", "every"])
+    >>> cli_names(["plot", "every"])
     'every (CLI --every), plot (CLI --no-plot)'
     """
     return ", ".join(f"{k} (CLI {CLI_FLAGS.get(k, '--' + k.replace('_', '-'))})" for k in sorted(names))
@@ -410,8 +416,8 @@ def _flags(names):
 
 def _check_folder_only(options):
     if set(options) & FOLDER_ONLY_OPTIONS:
-        raise BadInputError(f"predict: {_flags(set(options) & FOLDER_ONLY_OPTIONS)} only apply to the folder "
-                            "output (one summary per video); "
+        raise BadInputError(f"predict: {cli_names(set(options) & FOLDER_ONLY_OPTIONS)} only apply to the "
+                            "folder output (one summary per video); "
                             "a face table keeps every frame: leave them out, or give --out FOLDER")
 
 

@@ -112,7 +112,8 @@ def test_ray_cli_writes_the_bytes_of_the_in_process_run(collection, tmp_path):
                 "--batch-size", "2", "--every", "2", "--start", "0.1")
     assert r.returncode == 0, r.stderr
     assert "on ray" in r.stdout and "broken.jpg: skipped" in r.stdout
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "ray.parquet"), pd.read_parquet(tmp_path / "local.parquet"))
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "ray.parquet"),
+                                  pd.read_parquet(tmp_path / "local.parquet"))
     assert (tmp_path / "ray.parquet").read_bytes() == (tmp_path / "local.parquet").read_bytes()
 
 
