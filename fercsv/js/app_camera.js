@@ -14,7 +14,7 @@
     const name = (err && err.name) || "Error";
     if (name === "NotAllowedError" || name === "SecurityError") {
       return `The camera is blocked (${name}): allow camera access for this page in the browser's ` +
-        "site settings, then click the camera box again. The Photo and Video tabs work without a camera.";
+        "site settings, then press Start camera again. The Photo and Video tabs work without a camera.";
     }
     if (name === "NotFoundError" || name === "OverconstrainedError") {
       return `No camera found (${name}): connect a webcam and reload, or use the Photo and Video tabs.`;

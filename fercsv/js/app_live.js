@@ -32,10 +32,14 @@ const analysed = rate(30);
 const shown = rate(60);
 root.dataset.frames = "0";
 
+let videoFrames = 0;  // frames the video has shown so far
 const countVideoFrames = () => {
   if (!stream || !video.requestVideoFrameCallback) return;
-  video.requestVideoFrameCallback(() => { shown.tick(); countVideoFrames(); });
+  video.requestVideoFrameCallback(() => { videoFrames += 1; shown.tick(); countVideoFrames(); });
 };
+// Resolves when the video shows a frame newer than `seen` (at once where browsers cannot tell).
+const newFrame = (seen) => (videoFrames > seen || !video.requestVideoFrameCallback ? Promise.resolve()
+  : new Promise((done) => video.requestVideoFrameCallback(() => done())));
 
 const fpsText = () => `analysed ${analysed.value.toFixed(1)} frames/s, video ${shown.value.toFixed(0)} frames/s`;
 
@@ -99,19 +103,25 @@ function showBars(probabilities) {
 
 const pause = (ms) => new Promise((done) => setTimeout(done, ms));
 
-async function analyse() {
-  while (stream && root.isConnected) {
+let generation = 0;  // each Start begins a new loop; an older one still waiting for a frame ends
+
+async function analyse(mine) {
+  let sent = -1;
+  while (stream && mine === generation && root.isConnected) {
     // Nothing to send while the tab is hidden or the camera has no picture yet.
     if (video.readyState < 2 || !video.videoWidth || root.offsetParent === null || document.hidden) {
       await pause(100);
       continue;
     }
+    await newFrame(sent);  // never the same picture twice: a fast server waits for the camera
+    if (!stream || mine !== generation) break;
+    sent = videoFrames;
     sentWidth = Math.min(sendWidth, video.videoWidth);
     grab.width = sentWidth;
     grab.height = Math.round(video.videoHeight * sentWidth / video.videoWidth);
     grab.getContext("2d").drawImage(video, 0, 0, grab.width, grab.height);
     const answer = await server.live_faces(grab.toDataURL("image/jpeg", quality));
-    if (!stream) break;
+    if (!stream || mine !== generation) break;
     if (!answer || answer.error) {
       statusLine.textContent = answer ? answer.error : "the server did not answer; retrying";
       faces = [];
@@ -157,7 +167,8 @@ async function start() {
   button.disabled = false;
   statusLine.textContent = "camera on; waiting for the first answer";
   countVideoFrames();
-  analyse();
+  generation += 1;
+  analyse(generation);
 }
 
 function stop() {
