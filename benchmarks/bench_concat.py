@@ -119,7 +119,11 @@ def main():
     ap.add_argument("--shards", type=int, default=4)
     ap.add_argument("--table-rows", type=int, default=1_000_000)
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="fercsv-bench-concat-"))
+    with tempfile.TemporaryDirectory(prefix="fercsv-bench-concat-") as work:  # about 0.7 GB for FER-2013
+        run(Path(work), args)
+
+
+def run(work, args):
     folder = fer_folder(args.data)
     if folder is None:
         print("FER-2013 not found: a synthetic folder stands in")
