@@ -65,8 +65,9 @@ def train_dataset(images, labels, *, batch_size=128, seed=0, first_epoch=0, epoc
     ``part=(k, parts)`` yields only share ``k`` of each global batch of ``batch_size``
     (its k-th slice of ``batch_size // parts`` images): with the same seed on every
     worker, the shares of all workers make up exactly the one-machine batches, and
-    each worker reads and augments only its own. ``class_weight`` (one weight per
-    class, for class-code labels) adds a third element, the per-image loss weight.
+    each worker reads and augments only its own. ``class_weight`` (a weight per class,
+    as Keras' ``{class: weight}`` or a sequence; class-code labels only) adds a third
+    element, the per-image loss weight.
     """
     tf, _ = import_tf()
     images = np.asarray(images, np.uint8)
@@ -97,6 +98,8 @@ def train_dataset(images, labels, *, batch_size=128, seed=0, first_epoch=0, epoc
     if class_weight is not None:
         if labels.ndim != 1:
             raise ValueError("class_weight needs class-code labels, not soft targets")
+        if isinstance(class_weight, dict):  # Keras' form: {class: weight}
+            class_weight = [class_weight.get(c, 1.0) for c in range(max(class_weight) + 1)]
         w = tf.constant(np.asarray(class_weight, np.float32))
         ds = ds.map(lambda a, b: (a, b, tf.gather(w, b)))
     if n_classes and labels.ndim == 1:

@@ -58,14 +58,14 @@ def _free_port():
 class Workers:
     """Two `fercsv train` processes, worker 0 (the chief) and worker 1, under one fresh TF_CONFIG."""
 
-    def __init__(self, tmp_path, tag, csv, run, epochs, runs=None):
+    def __init__(self, tmp_path, tag, csv, run, epochs, runs=None, extra=()):
         ports = [_free_port() for _ in range(WORKERS)]
         self.dir = tmp_path / tag
         self.procs, self.files = [], []
         for i, run in enumerate(runs or [run] * WORKERS):
             argv = ["train", str(csv), "--out", str(run), "--epochs", str(epochs), "--batch-size", str(BATCH),
                     "--model", "seed-cnn", "--precision", "float32", "--tta", "none", "--patience", "0",
-                    "--warmup-epochs", "0"]
+                    "--warmup-epochs", "0", *extra]
             tmp = self.dir / f"tmp{i}"
             tmp.mkdir(parents=True)
             tf_config = {"cluster": {"worker": [f"localhost:{p}" for p in ports]},
@@ -180,7 +180,8 @@ def test_cli_with_bad_tf_config_or_batch_writes_nothing(small_csv, tmp_path):
 @pytest.mark.slow
 def test_two_workers_train_one_model_and_the_chief_alone_writes(small_csv, tmp_path):
     run = tmp_path / "run"
-    workers = Workers(tmp_path, "both", small_csv, run, epochs=2)
+    recipe = ("--class-weight", "balanced", "--mixup", "0.2")  # per-image loss weights ride in each share
+    workers = Workers(tmp_path, "both", small_csv, run, epochs=2, extra=recipe)
     assert workers.wait() == [0, 0], workers.logs()
     chief, other = workers.out(0), workers.out(1)
     assert "MultiWorkerMirroredStrategy over 2 workers" in chief
@@ -206,7 +207,7 @@ def test_two_workers_train_one_model_and_the_chief_alone_writes(small_csv, tmp_p
     assert any(p.endswith(".keras") for p in scratch), sorted(scratch)
     assert not list((workers.dir / "tmp1").glob("fercsv-worker-*"))
     # A finished run: every worker says so and trains nothing.
-    again = Workers(tmp_path, "again", small_csv, run, epochs=2)
+    again = Workers(tmp_path, "again", small_csv, run, epochs=2, extra=recipe)
     assert again.wait() == [0, 0], again.logs()
     assert all("already finished" in again.out(i) for i in range(WORKERS))
     assert again.writes(0, run) == set() and again.writes(1, run) == set()
@@ -214,7 +215,7 @@ def test_two_workers_train_one_model_and_the_chief_alone_writes(small_csv, tmp_p
 
 @pytest.mark.slow
 def test_a_killed_worker_stops_the_job_and_a_restart_resumes_each_epoch_once(small_csv, tmp_path):
-    run, epochs = tmp_path / "run", 6
+    run, epochs = tmp_path / "run", 4
     first = Workers(tmp_path, "first", small_csv, run, epochs=epochs)
     state = run / "state.json"
     deadline = time.monotonic() + 240
