@@ -49,6 +49,7 @@ class ConvertReport:
     label_names: list = field(default_factory=list)
     seconds: float = 0.0
     shard: str = ""  # "K/N" when only that part of the run was done
+    dropped: dict = field(default_factory=dict)  # rows left out on purpose, by reason (FER+ relabelling)
 
     def add(self, usage, label, n=1):
         per = self.counts.setdefault(usage, {})
@@ -60,7 +61,7 @@ class ConvertReport:
         return {"source": self.source, "destination": self.destination, "rows": self.rows,
                 "counts": self.counts, "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
                 "ignored": len(self.ignored), "seconds": round(self.seconds, 3),
-                "label_names": self.label_names, "shard": self.shard or None}
+                "label_names": self.label_names, "shard": self.shard or None, "dropped": self.dropped}
 
     def __str__(self):
         rate = self.rows / self.seconds if self.seconds else 0.0
@@ -74,6 +75,9 @@ class ConvertReport:
         if self.ignored:
             lines.append(f"ignored {len(self.ignored)} files that are not images "
                          f"(e.g. {self.ignored[0]})")
+        if self.dropped:
+            lines.append(f"dropped {sum(self.dropped.values())} rows: " +
+                         ", ".join(f"{n} {r}" for r, n in self.dropped.items()))
         if self.skipped:
             reasons = {}
             for _, r in self.skipped:
@@ -174,9 +178,7 @@ def _decode_batch(batch, size, equalize, strict, preprocess):
             if strict:
                 raise
             bad.append((str(entry.path), exc.reason or str(exc)))
-    if not images:  # every file of the batch was bad (pixels.encode cannot reshape zero images)
-        return np.zeros((0, size, size), np.uint8), kept, bad, (np.zeros(0, np.uint8), np.zeros(1, np.int64))
-    arr = np.stack(images)
+    arr = np.stack(images) if images else np.zeros((0, size, size), np.uint8)  # every file bad
     return arr, kept, bad, pixels.encode(arr)
 
 
@@ -445,25 +447,9 @@ def convert(src, dst, **options):
 
 
 def _ferplus(src, dst, votes, *, mode, label_format, shard):
-    """FER-2013 CSV -> FER+ CSV; a shard keeps its block of the rows that have a FER+ label."""
-    from .ferplus import apply_ferplus, check_mode, ferplus_csv
+    from .ferplus import ferplus_csv
 
-    if shard is None:
-        return ferplus_csv(src, votes, dst, mode=mode, label_format=label_format)
-    check_mode(mode)
-    start = time.perf_counter()
-    if not Path(votes).is_file():
-        raise BadInputError(f"{votes}: no such FER+ vote file; pass Microsoft's fer2013new.csv")
-    whole, dropped = apply_ferplus(read_csv(src), votes, mode=mode)
-    start_row, stop_row = shard.bounds(len(whole))
-    dataset = whole.subset(np.arange(start_row, stop_row))
-    write_csv(dataset, dst, label_format=label_format)
-    report = ConvertReport(str(src), str(dst), label_names=list(dataset.label_names), shard=str(shard))
-    for usage, code in zip(dataset.usage, dataset.labels):
-        report.add(usage, dataset.label_names[code])
-    report.skipped = [(f"{n} rows", f"FER+ {reason}") for reason, n in dropped.items() if n]
-    report.seconds = time.perf_counter() - start
-    return report
+    return ferplus_csv(src, votes, dst, mode=mode, label_format=label_format, shard=shard)
 
 
 def _refuse_others(options, allowed, direction):

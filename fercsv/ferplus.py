@@ -156,28 +156,35 @@ def apply_ferplus(dataset, votes_path, *, mode: str = "majority"):
     return out, result.dropped
 
 
-def ferplus_csv(src, votes, dst, *, mode: str = "majority", label_format: str = "auto"):
+def ferplus_csv(src, votes, dst, *, mode: str = "majority", label_format: str = "auto", shard=None):
     """Write ``dst``: the FER-2013 CSV ``src`` relabelled with the FER+ ``votes`` file.
 
-    Returns a ConvertReport whose ``skipped`` lists the dropped rows by reason
-    (unknown, not a face). ``dst`` appears only when complete.
+    Returns a ConvertReport whose ``dropped`` counts the rows left out by reason
+    (unknown, not a face). ``dst`` appears only when complete. ``shard="K/N"`` keeps
+    the K-th of N blocks of the rows that have a FER+ label (see :mod:`fercsv.shards`).
 
     >>> ferplus_csv("fer2013.csv", "fer2013new.csv", "ferplus.csv", mode="probability")  # doctest: +SKIP
     """
     import time
 
+    import numpy as np
+
     from .convert import ConvertReport
     from .dataset import read_csv, write_csv
+    from .shards import parse_shard
 
     check_mode(mode)
+    shard = parse_shard(shard, func="ferplus_csv")
     start = time.perf_counter()
     if not Path(votes).is_file():
         raise BadInputError(f"{votes}: no such FER+ vote file; pass Microsoft's fer2013new.csv")
     dataset, dropped = apply_ferplus(read_csv(src), votes, mode=mode)
+    if shard is not None:
+        dataset = dataset.subset(np.arange(*shard.bounds(len(dataset))))
     write_csv(dataset, dst, label_format=label_format)
-    report = ConvertReport(str(src), str(dst), label_names=list(dataset.label_names))
+    report = ConvertReport(str(src), str(dst), label_names=list(dataset.label_names), shard=str(shard or ""))
     for usage, code in zip(dataset.usage, dataset.labels):
         report.add(usage, dataset.label_names[code])
-    report.skipped = [(f"{n} rows", f"FER+ {reason}") for reason, n in dropped.items() if n]
+    report.dropped = {f"FER+ {reason}": n for reason, n in dropped.items() if n}
     report.seconds = time.perf_counter() - start
     return report

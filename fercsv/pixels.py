@@ -56,9 +56,10 @@ def encode(images):
     >>> bytes(buf[off[0]:off[1] - 1])
     b'0 7 128 255'
     """
-    flat = np.ascontiguousarray(images, dtype=np.uint8).reshape(len(images), -1)
+    images = np.ascontiguousarray(images, dtype=np.uint8)
+    flat = images.reshape(len(images), int(np.prod(images.shape[1:])))  # -1 cannot size zero rows
     # Fixed-width tokens, then squeeze out the zero padding in one pass.
-    padded = _TOKEN_U32[flat].view(np.uint8).reshape(len(flat), -1)
+    padded = _TOKEN_U32[flat].view(np.uint8).reshape(len(flat), 4 * flat.shape[1])
     used = padded != 0
     offsets = np.zeros(len(flat) + 1, dtype=np.int64)
     np.cumsum(np.count_nonzero(used, axis=1), out=offsets[1:])

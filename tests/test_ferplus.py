@@ -76,7 +76,8 @@ def test_convert_writes_a_ferplus_csv_with_soft_columns(tmp_path):
     vfile = _votes_file(tmp_path / "fer2013new.csv", votes, ds.usage)
     report = fercsv.convert(src, tmp_path / "ferplus.csv", ferplus=vfile, ferplus_mode="probability")
     assert report.rows == n - 2
-    assert sorted(report.skipped) == [("1 rows", "FER+ not a face"), ("1 rows", "FER+ unknown")]
+    assert report.dropped == {"FER+ unknown": 1, "FER+ not a face": 1} and not report.skipped
+    assert "dropped 2 rows: 1 FER+ unknown, 1 FER+ not a face" in str(report)
     back = fercsv.read_csv(tmp_path / "ferplus.csv")
     assert back.label_names == list(FERPLUS_LABELS)
     assert back.name_of(back.labels[0]) == "happy" and back.name_of(back.labels[4]) == "contempt"
