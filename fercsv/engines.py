@@ -84,6 +84,10 @@ class SourceResult:
 
 
 def _face_rows(frame, seconds, predictions):
+    # Largest face first, equal sizes top-left first: the order never depends on the order in which
+    # the detector's threads found the faces.
+    if predictions and predictions[0].box is not None:
+        predictions = sorted(predictions, key=lambda p: (-p.box[2] * p.box[3], p.box[1], p.box[0]))
     rows = []
     for k, p in enumerate(predictions):
         box = list(p.box) if p.box is not None else [None] * 4
