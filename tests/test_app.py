@@ -206,9 +206,16 @@ def test_live_frames_over_http_good_and_bad(server, astronaut_bgr):
     assert face["label"] in fercsv.FER2013_LABELS and sum(face["probabilities"].values()) == pytest.approx(1, abs=1e-2)
     x, y, w, h = face["box"]
     assert 100 < x + w / 2 < 230 and 20 < y + h / 2 < 140
-    # a frame that is no image, or no data URL: one message, and the app keeps answering
-    for bad in ("data:image/jpeg;base64,bm90IGFuIGltYWdl", "hello", 42):
+    # as the page asks between full scans: only around the face it knows
+    near = _live_call(server, {"frame": "data:image/jpeg;base64," + base64.b64encode(jpeg).decode(),
+                               "near": [face["box"]]})
+    assert [f["label"] for f in near["faces"]] == [face["label"]]
+    # a frame that is no image, or no data URL, or nonsense boxes: one message, and the app keeps answering
+    for bad in ("data:image/jpeg;base64,bm90IGFuIGltYWdl", "hello", 42, {"frame": None}):
         assert _live_call(server, bad)["error"].startswith("the live frame ")
+    assert _live_call(server, {"frame": "data:image/jpeg;base64,AAAA", "near": "x"})["error"].startswith("the live")
+    assert _live_call(server, {"frame": "data:image/jpeg;base64," + base64.b64encode(jpeg).decode(),
+                               "near": [[1, 2]]})["error"].startswith("'near' must list")
     assert _live_call(server, "data:image/jpeg;base64," + base64.b64encode(jpeg).decode())["faces"]
 
 

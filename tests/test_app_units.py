@@ -92,6 +92,14 @@ def test_handlers_on_real_files(onnx_model, astronaut_bgr, tmp_path):
     (face,) = live["faces"]
     assert face["label"] in fercsv.FER2013_LABELS and len(face["probabilities"]) == 7
     assert frame_faces(model, np.full((240, 320), 128, np.uint8)) == {"width": 320, "height": 240, "faces": []}
+    # following the face: only a window around the last box is searched, and finds the same face
+    (followed,) = frame_faces(model, url, near=[face["box"], face["box"]])["faces"]
+    assert followed["label"] == face["label"]
+    assert np.abs(np.subtract(followed["box"], face["box"])).max() <= 6
+    assert frame_faces(model, url, near=[[0, 250, 40, 40]])["faces"] == []  # nobody in that corner
+    for near in ([[1, 2, 3]], "everywhere", [[0, 0, 9, 9]] * 11):
+        with pytest.raises(fercsv.BadInputError, match="'near' must list at most 10 boxes"):
+            frame_faces(model, url, near=near)
     for bad, says in [("hello", "must be a JPEG or PNG data URL"), ("data:image/png;base64,%%%", "not an image"),
                       ("data:image/jpeg;base64," + "A" * 2_000_000, "must be a JPEG or PNG data URL")]:
         with pytest.raises(fercsv.BadInputError, match=says):
