@@ -361,9 +361,42 @@ def run_trial(config, data=None, settings=None, sweep_dir=None, threads=1):
 # ---- the Ray side -------------------------------------------------------------------------------
 
 @contextlib.contextmanager
-def _ray(ray, address, num_cpus):
+def _environ(**values):
+    """Set environment variables for the block; their earlier values (or absence) come back after."""
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _probe(address, timeout=10.0):
+    """Fail at once on a ``HOST:PORT`` nobody listens on (Ray itself retries for minutes).
+
+    >>> _probe("127.0.0.1:1")
+    Traceback (most recent call last):
+    ...
+    ConnectionError: nothing answers at 127.0.0.1:1 (Connection refused)
+    """
+    host, sep, port = address.rpartition(":")
+    if "://" in address or not sep or not port.isdigit():
+        return  # "auto", or a ray:// client address: Ray finds and checks those itself
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ConnectionError(f"nothing answers at {address} ({exc.strerror or exc})") from None
+
+
+@contextlib.contextmanager
+def _ray(address, num_cpus):
     """A Ray session (yields where it runs): the caller's own when one is open, else a local Ray
     or the cluster at ``address``, shut down at the end."""
+    ray = require("ray", extra="scale", feature="fercsv sweep")
     if ray.is_initialized():
         yield "the Ray session already open in this process"
         return
@@ -374,8 +407,7 @@ def _ray(ray, address, num_cpus):
     for attempt in range(1 if address else 2):
         try:
             if address:
-                # Connecting starts no Ray processes; keep Ray's C++ retry warnings off the console.
-                os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
+                _probe(address)
                 ray.init(address=address, **quiet)
             else:
                 ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **quiet)
@@ -394,20 +426,6 @@ def _ray(ray, address, num_cpus):
         yield address or "local"
     finally:
         ray.shutdown()
-
-
-@contextlib.contextmanager
-def _legacy_tune_output():
-    key = "RAY_AIR_NEW_OUTPUT"
-    before = os.environ.get(key)
-    os.environ[key] = "0"
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = before
 
 
 def _progress(tune, out, sweep_dir):
@@ -437,40 +455,41 @@ def _progress(tune, out, sweep_dir):
     return Progress()
 
 
-def _run_trials(todo, settings, trial_data, sweep_dir, *, address, num_cpus, cpus_per_trial, gpus_per_trial,
+def _run_trials(todo, settings, trial_data, sweep_dir, *, where, cpus_per_trial, gpus_per_trial,
                 max_concurrent, retries, out):
-    """Train the unfinished trials on Ray Tune; returns ``{trial: why it did not finish}``."""
-    ray = require("ray", extra="scale", feature="fercsv sweep")
+    """Train the unfinished trials on Ray Tune (in the open Ray session, ``where``); returns
+    ``{trial: why it did not finish}``."""
+    import ray
+
     tune = require("ray.tune", extra="scale", feature="fercsv sweep")
     errors = {}
-    with _ray(ray, address, num_cpus) as where:
-        cores = ray.cluster_resources().get("CPU", 1)
-        concurrent = max_concurrent or max(1, int(cores // cpus_per_trial))
-        concurrent = min(concurrent, len(todo))
-        out(f"training {len(todo)} trial(s) on Ray Tune ({where}: {cores:g} CPUs, "
-            f"{concurrent} at a time, {cpus_per_trial:g} CPU each)")
-        trainable = tune.with_parameters(run_trial, data=trial_data, settings=settings,
-                                         sweep_dir=str(sweep_dir), threads=max(1, round(cpus_per_trial)))
-        resources = {"cpu": cpus_per_trial, **({"gpu": gpus_per_trial} if gpus_per_trial else {})}
-        tuner = tune.Tuner(
-            tune.with_resources(trainable, resources),
-            param_space={"trial": tune.grid_search(list(todo))},
-            tune_config=tune.TuneConfig(max_concurrent_trials=concurrent,
-                                        trial_name_creator=lambda t: t.config["trial"],
-                                        trial_dirname_creator=lambda t: t.config["trial"]),
-            run_config=tune.RunConfig(name=time.strftime("tune-%Y%m%d-%H%M%S"),
-                                      storage_path=str(sweep_dir / RAY_DIR), verbose=0,
-                                      failure_config=tune.FailureConfig(max_failures=retries),
-                                      callbacks=[_progress(tune, out, sweep_dir)]))
-        with _legacy_tune_output():  # the newer console output prints a banner even when told to be silent
-            results = tuner.fit()
-        for result in results:
-            name = result.config["trial"]
-            if result.error is not None:
-                errors[name] = first_line(result.error)
-            elif not (sweep_dir / TRIALS / name / "done.json").is_file():
-                errors[name] = (f"it finished on its Ray node, but its RUN_DIR is not in {sweep_dir / TRIALS} "
-                                "here; put SWEEP on storage every node shares (e.g. NFS)")
+    cores = ray.cluster_resources().get("CPU", 1)
+    concurrent = max_concurrent or max(1, int(cores // cpus_per_trial))
+    concurrent = min(concurrent, len(todo))
+    out(f"training {len(todo)} trial(s) on Ray Tune ({where}: {cores:g} CPUs, "
+        f"{concurrent} at a time, {cpus_per_trial:g} CPU each)")
+    trainable = tune.with_parameters(run_trial, data=trial_data, settings=settings,
+                                     sweep_dir=str(sweep_dir), threads=max(1, round(cpus_per_trial)))
+    resources = {"cpu": cpus_per_trial, **({"gpu": gpus_per_trial} if gpus_per_trial else {})}
+    tuner = tune.Tuner(
+        tune.with_resources(trainable, resources),
+        param_space={"trial": tune.grid_search(list(todo))},
+        tune_config=tune.TuneConfig(max_concurrent_trials=concurrent,
+                                    trial_name_creator=lambda t: t.config["trial"],
+                                    trial_dirname_creator=lambda t: t.config["trial"]),
+        run_config=tune.RunConfig(name=time.strftime("tune-%Y%m%d-%H%M%S"),
+                                  storage_path=str(sweep_dir / RAY_DIR), verbose=0,
+                                  failure_config=tune.FailureConfig(max_failures=retries),
+                                  callbacks=[_progress(tune, out, sweep_dir)]))
+    with _environ(RAY_AIR_NEW_OUTPUT="0"):  # the newer console output prints a banner even when silent
+        results = tuner.fit()
+    for result in results:
+        name = result.config["trial"]
+        if result.error is not None:
+            errors[name] = first_line(result.error)
+        elif not (sweep_dir / TRIALS / name / "done.json").is_file():
+            errors[name] = (f"it finished on its Ray node, but its RUN_DIR is not in {sweep_dir / TRIALS} "
+                            "here; put SWEEP on storage every node shares (e.g. NFS)")
     return errors
 
 
@@ -648,25 +667,25 @@ def sweep(data, out_dir, *, grid, params=None, address: str | None = None, num_c
     spec = {"grid": grid, "params": params, "data": str(ds.source), "data_sha1": fingerprint(ds),
             "trials": list(trials)}
     continuing = _open_sweep(out_dir, spec, restart)
-    # Everything is known to be good: from here on SWEEP/ is written.
-    if restart:
-        _clear(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / LOGS).mkdir(exist_ok=True)
-    if not continuing:
-        from . import __version__
-
-        _write_json(out_dir / SPEC, {**spec, "fercsv": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
     settings = {name: {**params, **combo} for name, combo in trials.items()}
-    todo = [name for name in trials if not (out_dir / TRIALS / name / "done.json").is_file()]
+    todo = [name for name in trials if restart or not (out_dir / TRIALS / name / "done.json").is_file()]
     if len(todo) < len(trials):
         out(f"{len(trials) - len(todo)} of {len(trials)} trials already finished; not training them again")
     errors = {}
-    if todo:
-        errors = _run_trials(todo, settings, ds.subset(ds.usage != TEST), out_dir, address=address,
-                             num_cpus=num_cpus, cpus_per_trial=float(cpus_per_trial),
-                             gpus_per_trial=float(gpus_per_trial), max_concurrent=max_concurrent,
-                             retries=retries, out=out)
+    with _ray(address, num_cpus) if todo else contextlib.nullcontext() as where:
+        # Everything is known to be good and Ray is up: from here on SWEEP/ is written.
+        if restart:
+            _clear(out_dir)
+        (out_dir / LOGS).mkdir(parents=True, exist_ok=True)
+        if not continuing:
+            from . import __version__
+
+            _write_json(out_dir / SPEC, {**spec, "fercsv": __version__,
+                                         "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        if todo:
+            errors = _run_trials(todo, settings, ds.subset(ds.usage != TEST), out_dir, where=where,
+                                 cpus_per_trial=float(cpus_per_trial), gpus_per_trial=float(gpus_per_trial),
+                                 max_concurrent=max_concurrent, retries=retries, out=out)
     rows = [_row(out_dir, name, combo) for name, combo in trials.items()]
     unfinished = [r["trial"] for r in rows if r["status"] != "done"]
     best = None

@@ -100,6 +100,17 @@ def test_missing_ray_names_the_extra(tmp_path, tiny_csv):
     assert not (tmp_path / "sweep").exists()
 
 
+def test_an_unreachable_cluster_is_one_line_and_writes_nothing(tmp_path, tiny_csv):
+    with socket.socket() as s:  # a port just freed: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = run_cli("sweep", tiny_csv, "--grid", "epochs=1,2", "--out", tmp_path / "sweep",
+                "--address", f"127.0.0.1:{port}")
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert f"could not reach the Ray cluster at 127.0.0.1:{port}" in r.stderr and "RAY_AUTH_MODE" in r.stderr
+    assert not (tmp_path / "sweep").exists()
+
+
 def test_sweep_modules_import_no_ray_or_tensorflow():
     code = ("import sys, fercsv, fercsv.sweeps, fercsv.cli_scale\n"
             "assert callable(fercsv.sweep)\n"
