@@ -43,19 +43,21 @@ def camera_frame():
     return frame
 
 
-def python_rate(model, seconds):
+def python_rate(model, seconds, *, follow):
     """Frames/s of the live tab's per-frame server work (decode the page's small JPEG, detect,
-    crop, predict, JSON) in a loop."""
-    from fercsv.app import LIVE_QUALITY, LIVE_WIDTH, frame_faces
+    crop, predict, JSON) in a loop; ``follow``: as the page asks, the whole frame searched every
+    LIVE_FULL_SCAN_EVERY frames and only around the last face in between."""
+    from fercsv.app import LIVE_FULL_SCAN_EVERY, LIVE_QUALITY, LIVE_WIDTH, frame_faces
 
     small = cv2.resize(cv2.cvtColor(camera_frame(), cv2.COLOR_RGB2BGR), (LIVE_WIDTH, LIVE_WIDTH * 3 // 4),
                        interpolation=cv2.INTER_AREA)
     jpeg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, round(LIVE_QUALITY * 100)])[1]
     url = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
-    json.dumps(frame_faces(model, url))
+    near = [f["box"] for f in frame_faces(model, url)["faces"]]
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
-        json.dumps(frame_faces(model, url))
+        full = not follow or n % LIVE_FULL_SCAN_EVERY == 0
+        json.dumps(frame_faces(model, url, near=None if full else near))
         n += 1
     return n / (time.perf_counter() - t0)
 
@@ -226,8 +228,11 @@ def main():
     load = os.getloadavg()
     print(f"# {os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} at start; model {model_path}")
     with tempfile.TemporaryDirectory() as tmp:
-        py = python_rate(model, args.seconds)
-        figure("live: per-frame work in Python", py, "frames/s", note="decode 320-px JPEG, detect, predict")
+        whole = python_rate(model, args.seconds, follow=False)
+        figure("live: per-frame work in Python", whole, "frames/s", note="decode 320-px JPEG, detect, predict")
+        py = python_rate(model, args.seconds, follow=True)
+        figure("live: same, following the face", py, "frames/s", py / whole, versus="whole frame",
+               note="whole frame every 10th")
         cam = write_camera(tmp)
         old_dir = baseline_package(args.baseline, tmp) if args.baseline else None
         new, old = [], []
