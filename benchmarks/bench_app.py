@@ -106,7 +106,10 @@ def open_page(p, url, cam):
     return browser, page
 
 
+#: Answers drawn over the video so far, and the page's clock.
 COUNT = "() => [+document.querySelector('#live .fercsv-live').dataset.frames, performance.now()]"
+#: Frames the <video> has decoded so far (Chromium counts them for any playing video).
+VIDEO_FRAMES = "() => document.querySelector('#live video').getVideoPlaybackQuality().totalVideoFrames"
 
 
 def overlay_rate(model, seconds, cam, screenshot=None):
@@ -130,10 +133,6 @@ def overlay_rate(model, seconds, cam, screenshot=None):
         return (n1 - n0) / ((t1 - t0) / 1000), (video1 - video0) / ((t1 - t0) / 1000)
     finally:
         stop_app(server)
-
-
-#: Frames the <video> has decoded so far (Chromium counts them for any playing video).
-VIDEO_FRAMES = "() => document.querySelector('#live video, #live-camera video').getVideoPlaybackQuality().totalVideoFrames"
 
 
 def stream_rate(model, seconds, cam, package_dir):
