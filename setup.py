@@ -30,7 +30,7 @@ PREDICT = ["onnxruntime>=1.16"]
 VIDEO = []
 # The browser app (fercsv app): Gradio serves the page; ONNX models run on onnxruntime without
 # TensorFlow; matplotlib draws the video timeline.
-APP = ["gradio>=6,<7", "onnxruntime>=1.16", "matplotlib>=3.6"]
+APP = ["gradio>=6.10,<7", "onnxruntime>=1.16", "matplotlib>=3.6"]
 # Past one machine (fercsv sweep, predict --engine ray, Parquet output): Ray Tune and Ray Data run
 # the work; pyarrow writes Parquet. Never in the core install.
 SCALE = ["ray[data,tune]>=2.10", "pyarrow>=12"]
