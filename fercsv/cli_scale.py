@@ -8,9 +8,13 @@ from .cli import emit, given, option, positive_int, verb
 
 
 def _cmd_sweep(a):
+    import sys
+
     from .sweeps import sweep
 
-    emit(sweep(**given(a)), a)
+    # With --json, stdout holds only the JSON; progress lines go to stderr.
+    say = (lambda line: print(line, file=sys.stderr)) if getattr(a, "cli_json", False) else print
+    emit(sweep(**given(a), out=say), a)
 
 
 def _register_sweep(sub):

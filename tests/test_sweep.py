@@ -295,10 +295,12 @@ def test_sweep_survives_a_killed_worker_and_a_killed_driver(tmp_path, tiny_csv):
 
     # Once more: nothing to train and the PrivateTest score is not computed again.
     best_written = (out / "best.json").stat().st_mtime_ns
-    r = run_cli(*local, env=env)
-    assert r.returncode == 0 and "4 of 4 trials already finished" in r.stdout, r.stderr
+    r = run_cli(*local, "--json", env=env)
+    assert r.returncode == 0 and "4 of 4 trials already finished" in r.stderr, r.stderr
     assert (out / "best.json").stat().st_mtime_ns == best_written
-    assert "Ray Tune" not in r.stdout  # no Ray started for nothing
+    assert "Ray Tune" not in r.stderr  # no Ray started for nothing
+    report = json.loads(r.stdout)  # with --json, stdout is only the JSON
+    assert report["best"] == best and [row["trial"] for row in report["rows"]] == table["trial"].tolist()
 
     # Other arguments are refused, in one line, and change nothing.
     r = run_cli(*[a if a != "epochs=1,3" else "epochs=1,2" for a in local], env=env)
