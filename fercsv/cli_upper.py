@@ -86,7 +86,7 @@ def _register_train(sub):
            help="backbone weights (imagenet downloads)")
     option(t, "--epochs", type=positive_int, library=train, help="epochs to train")
     option(t, "--batch-size", type=positive_int, library=train,
-           help="images per step (with TF_CONFIG: the global batch, split evenly over the workers)")
+           help="images per step (with TF_CONFIG: per step of all workers)")
     option(t, "--lr", type=float, library=train, help="peak learning rate")
     option(t, "--schedule", choices=SCHEDULES, library=TrainConfig, help="learning-rate schedule")
     option(t, "--warmup-epochs", type=int, library=TrainConfig, help="epochs of linear warm-up (cosine)")

