@@ -4,7 +4,7 @@ Trains the default model on Training for at most --minutes of wall time
 (epochs sized from a throughput probe, cosine schedule to match), selects the
 best epoch on PublicTest, and reports PrivateTest accuracy once.
 
-Usage: python benchmarks/fer2013_budget.py --minutes 60 [--data PATH] [--run-dir DIR]
+Usage: python benchmarks/fer2013_budget.py --minutes 60 [--data PATH] [--run-dir DIR] [--model fercnn-wide]
 """
 import argparse
 import sys
@@ -15,8 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import fer_folder  # noqa: E402
 
 
-def probe_epoch_seconds(ds, batch_size, steps=20, windows=3):
-    """Seconds per training epoch of the default model: the fastest of a few short timed windows.
+def probe_epoch_seconds(ds, batch_size, steps=20, windows=3, model="fercnn"):
+    """Seconds per training epoch of ``model``: the fastest of a few short timed windows.
 
     On a shared VM single windows swing by 40 %; the fastest one is the machine's real pace
     (the final run averaged within a few percent of it), and the time limit absorbs slow spells.
@@ -28,7 +28,7 @@ def probe_epoch_seconds(ds, batch_size, steps=20, windows=3):
     tf, keras = import_tf()
     train = ds.subset("Training")
     data, per_epoch = train_dataset(train.images, train.labels, batch_size=batch_size, epochs=1)
-    net = build_model("fercnn", n_classes=len(ds.label_names))
+    net = build_model(model, n_classes=len(ds.label_names))
     net.compile(keras.optimizers.AdamW(1e-3), "sparse_categorical_crossentropy")
     net.fit(data, steps_per_epoch=15, shuffle=False, verbose=0)  # tracing, oneDNN primitive caches
     best = float("inf")
@@ -44,6 +44,7 @@ def main():
     ap.add_argument("--data", default=None, help="FER-2013 folder, its parent, or the .tar.gz")
     ap.add_argument("--run-dir", default="/tmp/fercsv-fer2013-budget")
     ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--model", default="fercnn", help="a model of fercsv.models.MODELS (default: fercnn)")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--tta", default="flip+zoom", help="test-time augmentation of the PrivateTest figure")
     ap.add_argument("--epochs", type=int, default=None,
@@ -61,13 +62,13 @@ def main():
     if args.epochs:
         epochs = args.epochs
     else:
-        epoch_s = probe_epoch_seconds(ds, args.batch_size)
+        epoch_s = probe_epoch_seconds(ds, args.batch_size, model=args.model)
         # +3 % for the validation pass and checkpoints; the time limit still guards the budget
         # (an epoch that would not fit is not started, and the cosine tail is then near zero anyway).
         epochs = max(1, round(args.minutes * 60 / (epoch_s * 1.03)))
         print(f"probe: {epoch_s:.0f} s per epoch -> {epochs} epochs in {args.minutes:g} minutes", flush=True)
     t1 = time.perf_counter()
-    result = fercsv.train(ds, args.run_dir, epochs=epochs, batch_size=args.batch_size, lr=args.lr,
+    result = fercsv.train(ds, args.run_dir, model=args.model, epochs=epochs, batch_size=args.batch_size, lr=args.lr,
                           time_limit_minutes=args.minutes, tta=args.tta, verbose=2)
     eval_seconds = time.perf_counter() - t1 - result.seconds  # the final PrivateTest report
     print(result)
