@@ -74,3 +74,17 @@ def atomic_open(path, *, compress=None):
                     yield gz
             else:
                 yield raw
+
+
+def write_json(path, data):
+    """Write ``data`` as indented JSON to ``path`` atomically (values JSON lacks become strings).
+
+    >>> import tempfile, os, json
+    >>> f = os.path.join(tempfile.mkdtemp(), "state.json")
+    >>> write_json(f, {"epochs_done": 3}); json.load(open(f))
+    {'epochs_done': 3}
+    """
+    import json
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=1, default=str))

@@ -333,7 +333,7 @@ def predict_paths(inputs: list, *, model=None, out_dir: str | Path | None = None
         why = f"engine {engine!r}" if engine != "local" else "a shard (fercsv concat joins their tables)"
         if out_dir is not None and Path(out_dir).suffix.lower() not in TABLE_FORMATS:
             raise BadInputError(f"predict: {why} writes one face table, not a folder; give --out "
-                                f"{Path(out_dir).name}.parquet (or .csv)")
+                                f"{Path(out_dir).stem}.parquet (or .csv)")
         _check_folder_only(options)
         table = out_dir or ("predictions.parquet" if shard is None else
                             f"predictions-{shard.index}-of-{shard.count}.parquet")

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checks
-from .atomic import atomic_path
+from .atomic import atomic_path, write_json
 from .errors import BadInputError, FercsvError, MissingDependencyError, first_line, require
 from .labels import USAGES
 from .trainer import TrainConfig
@@ -236,11 +236,6 @@ def fingerprint(ds) -> str:
     return h.hexdigest()
 
 
-def _write_json(path, data):
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=1, default=str))
-
-
 def _read_json(path):
     try:
         return json.loads(Path(path).read_text())
@@ -319,7 +314,7 @@ def run_trial(config, data=None, settings=None, sweep_dir=None, threads=1):
     ticket = _read_json(ticket_path) or {"attempts": 0, "seconds": 0.0}
     ticket.update(pid=os.getpid(), host=socket.gethostname(), attempts=ticket["attempts"] + 1)
     spent, t0 = float(ticket["seconds"]), time.time()
-    _write_json(ticket_path, ticket)
+    write_json(ticket_path, ticket)
     epochs = settings[name].get("epochs", TrainConfig.epochs)
     box = {}
 
@@ -342,7 +337,7 @@ def run_trial(config, data=None, settings=None, sweep_dir=None, threads=1):
         running = worker.is_alive()
         worker.join(timeout=POLL_SECONDS)
         ticket["seconds"] = round(spent + time.time() - t0, 1)
-        _write_json(ticket_path, ticket)
+        write_json(ticket_path, ticket)
         rows = _history(run_dir)
         for row in rows[reported:]:
             best = max(r.get("val_accuracy", 0.0) for r in rows[:int(row["epoch"]) + 1])
@@ -572,7 +567,7 @@ def _evaluate_best(sweep_dir, best, settings, ds, out):
                       report=report.files.get("report"))
     else:
         record["note"] = "the data has no PrivateTest rows, so no test score"
-    _write_json(sweep_dir / BEST, record)
+    write_json(sweep_dir / BEST, record)
     return record
 
 
@@ -680,7 +675,7 @@ def sweep(data, out_dir, *, grid, params=None, address: str | None = None, num_c
         if not continuing:
             from . import __version__
 
-            _write_json(out_dir / SPEC, {**spec, "fercsv": __version__,
+            write_json(out_dir / SPEC, {**spec, "fercsv": __version__,
                                          "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
         if todo:
             errors = _run_trials(todo, settings, ds.subset(ds.usage != TEST), out_dir, where=where,

@@ -32,7 +32,7 @@ import numpy as np
 
 from . import __version__ as fercsv_version
 from . import checks
-from .atomic import atomic_path
+from .atomic import atomic_path, write_json
 from .dataset import FERDataset
 from .errors import BadInputError, FercsvError, first_line
 from .labels import USAGES
@@ -185,11 +185,6 @@ def diagnose_fit(history, best_epoch, epochs_planned):
             "validation stopped improving before the end")
 
 
-def _write_json(path, data):
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=1, default=str))
-
-
 def _versions():
     out = {"python": platform.python_version(), "fercsv": fercsv_version, "numpy": np.__version__}
     try:
@@ -317,7 +312,7 @@ def commit_epoch(run_dir, model, state, row, *, improved):
     state["history"] = state["history"] + [row]
     state["epochs_done"] = epoch + 1
     state["pending"] = pending
-    _write_json(run_dir / "state.json", state)
+    write_json(run_dir / "state.json", state)
     _crash_point("committed", epoch)
     os.replace(run_dir / pending["last.keras"], run_dir / "last.keras")
     _crash_point("renamed-last", epoch)
@@ -479,8 +474,8 @@ def train(data: str | Path | FERDataset, out_dir: str | Path, *, model: str = "f
             run_dir.mkdir(parents=True, exist_ok=True)
             if restart:
                 _clear(run_dir)
-            _write_json(run_dir / "labels.json", label_names)
-            _write_json(run_dir / "config.json", {
+            write_json(run_dir / "labels.json", label_names)
+            write_json(run_dir / "config.json", {
                 "settings": config.key(), "all_settings": asdict(config), "device": device,
                 "precision": precision, "data": str(ds.source), "label_names": label_names,
                 "n_train": len(train_ds), "n_val": len(val_ds), "versions": _versions()})
@@ -502,7 +497,7 @@ def train(data: str | Path | FERDataset, out_dir: str | Path, *, model: str = "f
         result.cluster = f"{cluster.role} of {cluster.workers} workers (MultiWorkerMirroredStrategy)"
         result.weights = digest
     if chief:
-        _write_json(run_dir / "done.json", {**asdict(result), "gap": result.gap})
+        write_json(run_dir / "done.json", {**asdict(result), "gap": result.gap})
     return result
 
 
@@ -655,7 +650,7 @@ def _fit(tf, keras, strategy, run_dir, config, state, train_ds, val_ds, n_classe
 def _finish(run_dir, ds, config, state, first_epoch, t_start, *, chief=True):
     if chief and state.get("pending"):  # the last commit's renames are done; its staging names are history
         state["pending"] = {}
-        _write_json(run_dir / "state.json", state)
+        write_json(run_dir / "state.json", state)
     history = state["history"]
     result = TrainResult(str(run_dir), len(history), int(state["best_epoch"]), float(state["best"]),
                          resumed_from=first_epoch, seconds=round(time.time() - t_start, 1))

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 
 import fercsv
 from fakecolab_env import astronaut_camera
+from helpers import free_port
 from test_video import _onnx_path, write_clip
 
 pytestmark = pytest.mark.browser
@@ -34,15 +34,9 @@ def onnx_model(tmp_path_factory, tiny_run):
     return _onnx_path(tmp_path_factory, tiny_run)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(args, log_path):
     """Start ``fercsv app`` in its own process group; returns (process, url) once it answers."""
-    port = _free_port()
+    port = free_port()
     log = open(log_path, "w")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", GRADIO_ANALYTICS_ENABLED="False")
     proc = subprocess.Popen([sys.executable, "-m", "fercsv", "app", *map(str, args), "--port", str(port),

@@ -7,7 +7,6 @@ test can tell which process wrote into RUN_DIR: fercsv writes its files from Pyt
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -18,6 +17,7 @@ import pytest
 
 import fercsv
 from fercsv.tfutil import Cluster, read_cluster
+from helpers import free_port
 
 pytestmark = pytest.mark.tensorflow
 
@@ -49,17 +49,11 @@ _WORKER = textwrap.dedent("""
 """)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
-
-
 class Workers:
     """Two `fercsv train` processes, worker 0 (the chief) and worker 1, under one fresh TF_CONFIG."""
 
     def __init__(self, tmp_path, tag, csv, run, epochs, runs=None, extra=()):
-        ports = [_free_port() for _ in range(WORKERS)]
+        ports = [free_port() for _ in range(WORKERS)]
         self.dir = tmp_path / tag
         self.procs, self.files = [], []
         for i, run in enumerate(runs or [run] * WORKERS):

@@ -5,13 +5,9 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import textwrap
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -20,7 +16,7 @@ import pytest
 from fercsv.engines import COLUMNS, journal_path, predict_table
 from fercsv.prediction import expand_inputs, predict_paths
 from fercsv.pretrained import pretrained_path
-from helpers import run_cli, write_video
+from helpers import blocking, command_lines, ray_head, run_cli, write_video
 
 pd = pytest.importorskip("pandas")
 pytest.importorskip("pyarrow")
@@ -53,25 +49,9 @@ def many(tmp_path_factory, astronaut_bgr):
     return root
 
 
-def command_lines():
-    """``{pid: command line}`` of the live processes, from /proc."""
-    lines = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                lines[int(pid)] = fh.read()
-        except OSError:
-            continue
-    return lines
-
-
 def ray_workers():
     """Pids of the live Ray Data prediction workers (Ray sets their process titles)."""
     return [pid for pid, line in command_lines().items() if line.startswith(WORKER_TITLE)]
-
-
-def processes_mentioning(text):
-    return [pid for pid, line in command_lines().items() if text.encode() in line and pid != os.getpid()]
 
 
 def test_table_rows_columns_and_order(collection, tmp_path):
@@ -179,48 +159,16 @@ def test_ray_engine_on_a_running_cluster(collection, tmp_path, monkeypatch):
     monkeypatch.chdir(collection.parent)  # relative model and inputs: workers must be sent absolute paths
     shutil.copy(pretrained_path("ferplus"), "model.onnx")
     predict_table(["photos"], tmp_path / "local.parquet", model="model.onnx", out=None)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    temp = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # short: Ray's socket paths have a length limit
-    log = tmp_path / "head.log"
-    with open(log, "wb") as fh:
-        head = subprocess.Popen([str(Path(sys.executable).with_name("ray")), "start", "--head", "--block",
-                                 "--port", str(port), "--num-cpus", "2", "--temp-dir", temp,
-                                 "--include-dashboard", "false", "--disable-usage-stats"],
-                                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
-                                env=dict(os.environ, RAY_AUTH_MODE="disabled"))
-    try:
-        deadline = time.monotonic() + 240
-        while b"Ray runtime started" not in log.read_bytes():
-            assert head.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
-            time.sleep(0.5)
+    with ray_head(num_cpus=2, token=False) as (address, env):
         r = run_cli("predict", "model.onnx", "photos", "--out", tmp_path / "ray.parquet", "--engine", "ray",
-                    "--address", f"127.0.0.1:{port}", cwd=collection.parent)
+                    "--address", address, cwd=collection.parent, env=env)
         assert r.returncode == 0, r.stderr
         assert (tmp_path / "ray.parquet").read_bytes() == (tmp_path / "local.parquet").read_bytes()
-    finally:
-        os.killpg(head.pid, signal.SIGKILL)  # the session of the head this test started, no one else's
-        head.wait(timeout=60)
-        for pid in processes_mentioning(temp):  # any of its processes that left the session
-            os.kill(pid, signal.SIGKILL)
-        shutil.rmtree(temp, ignore_errors=True)
-
-
-def _blocking(modules, code):
-    return textwrap.dedent(f"""
-        import sys, importlib.abc
-        class Block(importlib.abc.MetaPathFinder):
-            def find_spec(self, name, path, target=None):
-                if name.split('.')[0] in {tuple(modules)!r}:
-                    raise ImportError('No module named ' + repr(name))
-        sys.meta_path.insert(0, Block())
-    """) + textwrap.dedent(code)
 
 
 def test_missing_ray_or_pyarrow_is_one_line_naming_the_extra(collection, tmp_path):
     """Without the scale extra: one line naming it for --engine ray and for Parquet; CSV tables still work."""
-    (tmp_path / "sitecustomize.py").write_text(_blocking(["ray", "pyarrow"], ""))
+    (tmp_path / "sitecustomize.py").write_text(blocking(["ray", "pyarrow"], ""))
     env = {"PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
     for args in (["--out", tmp_path / "r.csv", "--engine", "ray"], ["--out", tmp_path / "p.parquet"]):
         r = run_cli("predict", collection, *args, env=env)
@@ -229,7 +177,7 @@ def test_missing_ray_or_pyarrow_is_one_line_naming_the_extra(collection, tmp_pat
     assert not list(tmp_path.glob("*.parquet")) and not (tmp_path / "r.csv").exists()
     r = run_cli("predict", collection, "--out", tmp_path / "t.csv", env=env)
     assert r.returncode == 0 and (tmp_path / "t.csv").is_file(), r.stderr
-    script = _blocking(["ray", "pyarrow"], "import fercsv, fercsv.engines, fercsv.prediction; print(sorted(m for m "
+    script = blocking(["ray", "pyarrow"], "import fercsv, fercsv.engines, fercsv.prediction; print(sorted(m for m "
                                            "in sys.modules if m.split('.')[0] in ('ray', 'pyarrow')))")
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr

@@ -1,18 +1,12 @@
 """fercsv sweep: argument checks, the missing-engine message, the results plot, and real Ray Tune
 sweeps on tiny synthetic data (a trial worker and then the whole driver killed mid-sweep; the rest
 finished on a `ray start` cluster through --address)."""
-import contextlib
 import json
 import os
-import secrets
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -21,7 +15,7 @@ import fercsv
 from fercsv import BadInputError, FercsvError
 from fercsv.sweeps import LOGS, PRIVATE_NAME, TRIALS, check_grid, plan
 
-from helpers import run_cli
+from helpers import free_port, ray_head, run_cli
 
 #: Settings that keep every trial to a few seconds and independent of the CPU's float16 support.
 QUICK = ["warmup_epochs=0", "tta=none", "precision=float32", "patience=0"]
@@ -101,9 +95,7 @@ def test_missing_ray_names_the_extra(tmp_path, tiny_csv):
 
 
 def test_an_unreachable_cluster_is_one_line_and_writes_nothing(tmp_path, tiny_csv):
-    with socket.socket() as s:  # a port just freed: nothing listens there
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a port just freed: nothing listens there
     r = run_cli("sweep", tiny_csv, "--grid", "epochs=1,2", "--out", tmp_path / "sweep",
                 "--address", f"127.0.0.1:{port}")
     assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
@@ -173,38 +165,6 @@ def _alive(pid):
             return fh.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
-
-
-@contextlib.contextmanager
-def ray_head(env):
-    """A one-CPU Ray cluster started the way a user starts one (``ray start --head``) on localhost, a
-    free port and its own temp dir (short: Ray's socket paths must fit 107 bytes), with token
-    authentication on a token of its own; yields its address and the environment that reaches it.
-    Stopped by its process group."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    temp = tempfile.mkdtemp(prefix="fsw", dir="/tmp")
-    env = dict(env, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
-    log = Path(temp) / "head.log"
-    with open(log, "w") as fh:
-        head = subprocess.Popen([str(Path(sys.executable).with_name("ray")), "start", "--head", "--block",
-                                 "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=1",
-                                 f"--temp-dir={temp}", "--include-dashboard=false", "--disable-usage-stats"],
-                                stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    try:
-        _wait("the Ray head", lambda: "Ray runtime started" in log.read_text() or head.poll() is not None,
-              timeout=120, poll=0.2)
-        assert head.poll() is None, log.read_text()
-        yield f"127.0.0.1:{port}", env
-    finally:
-        os.killpg(head.pid, signal.SIGTERM)
-        try:
-            head.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
-            head.wait(timeout=60)
-        shutil.rmtree(temp, ignore_errors=True)
 
 
 @pytest.mark.slow
