@@ -5,6 +5,7 @@ Trains the default model on Training for at most --minutes of wall time
 best epoch on PublicTest, and reports PrivateTest accuracy once.
 
 Usage: python benchmarks/fer2013_budget.py --minutes 60 [--data PATH] [--run-dir DIR] [--model fercnn-wide]
+       [--ema 0.999] [--optimizer sgd --lr 0.01] [--mixup 0.2] [--erasing 0.5] [--label-smoothing 0]
 """
 import argparse
 import sys
@@ -54,7 +55,13 @@ def main():
     ap.add_argument("--epochs", type=int, default=None,
                     help="epochs for the cosine schedule (default: sized from a throughput probe); "
                          "training still stops at --minutes")
+    recipe = ap.add_argument_group("recipe (fercsv.train options; default: fercsv's defaults)")
+    for flag, kind in (("--ema", float), ("--optimizer", str), ("--mixup", float), ("--erasing", float),
+                       ("--label-smoothing", float), ("--weight-decay", float)):
+        recipe.add_argument(flag, type=kind, default=None)
     args = ap.parse_args()
+    options = {k: getattr(args, k) for k in ("ema", "optimizer", "mixup", "erasing", "label_smoothing",
+                                             "weight_decay") if getattr(args, k) is not None}
     import fercsv
 
     folder = fer_folder(args.data)
@@ -74,7 +81,7 @@ def main():
         print(f"probe: {epoch_s:.0f} s per epoch -> {epochs} epochs in {args.minutes:g} minutes", flush=True)
     t1 = time.perf_counter()
     result = fercsv.train(ds, args.run_dir, model=args.model, epochs=epochs, batch_size=args.batch_size, lr=args.lr,
-                          time_limit_minutes=args.minutes, tta=args.tta, verbose=2)
+                          time_limit_minutes=args.minutes, tta=args.tta, verbose=2, **options)
     eval_seconds = time.perf_counter() - t1 - result.seconds  # the final PrivateTest report
     print(result)
     print(f"fer2013 PrivateTest accuracy (best on PublicTest, {args.tta} TTA) {result.test_accuracy * 100:.2f} % "

@@ -97,6 +97,8 @@ def _register_train(sub):
     option(t, "--mixup", type=float, library=TrainConfig, help="mixup Beta alpha (0: off), e.g. 0.2")
     option(t, "--erasing", type=fraction, library=TrainConfig,
            help="probability of random erasing per image (0: off)")
+    option(t, "--ema", type=fraction, library=TrainConfig,
+           help="average of the weights per step (0: off), e.g. 0.999")
     option(t, "--no-augment", dest="augment", action="store_false", help="no flips/rotations/zoom in training")
     option(t, "--class-weight", choices=CLASS_WEIGHTS, library=TrainConfig, help="cost-sensitive loss")
     option(t, "--balance", choices=BALANCE_METHODS, library=TrainConfig, help="resample Training rows")

@@ -47,7 +47,7 @@ SCHEDULES = ("cosine", "plateau")
 OPTIMIZERS = ("adamw", "sgd")
 
 #: Settings added after RUN_DIRs already existed: an older config.json without them means the default.
-ADDED_SETTINGS = ("optimizer", "mixup", "erasing")
+ADDED_SETTINGS = ("optimizer", "mixup", "erasing", "ema")
 
 #: Class weighting of the loss (None: unweighted): "balanced" weighs classes by inverse frequency.
 CLASS_WEIGHTS = ("balanced",)
@@ -78,6 +78,7 @@ class TrainConfig:
     optimizer: str = "adamw"
     mixup: float = 0.0
     erasing: float = 0.0
+    ema: float = 0.0
     class_weight: str = None
     balance: str = None
     patience: int = 10
@@ -109,6 +110,7 @@ class TrainConfig:
         checks.choice("train", "optimizer", self.optimizer, OPTIMIZERS)
         checks.number("train", "mixup", self.mixup, minimum=0)
         checks.number("train", "erasing", self.erasing, minimum=0, maximum=1)
+        checks.number("train", "ema", self.ema, minimum=0, below=1)
         checks.choice("train", "class_weight", self.class_weight, (None, *CLASS_WEIGHTS))
         checks.choice("train", "balance", self.balance, (None, *BALANCE_METHODS))
         checks.integer("train", "patience", self.patience, minimum=0)
@@ -301,13 +303,19 @@ def recover(run_dir) -> dict:
 
 
 def commit_epoch(run_dir, model, state, row, *, improved):
-    """Record one finished epoch so that a kill at any instant leaves a consistent RUN_DIR."""
+    """Record one finished epoch so that a kill at any instant leaves a consistent RUN_DIR.
+
+    last.keras holds the weights being trained (and the optimizer state) to resume from;
+    best.keras holds the weights that were validated: their moving average when the
+    optimizer keeps one (``ema``).
+    """
     epoch = int(row["epoch"])
     pending = {"last.keras": _staged("last", epoch)}
     _save_model(model, run_dir / pending["last.keras"])
     if improved:
         pending["best.keras"] = _staged("best", epoch)
-        _save_model(model, run_dir / pending["best.keras"])
+        with averaged_weights(model):
+            _save_model(model, run_dir / pending["best.keras"])
     _crash_point("staged", epoch)
     state["history"] = state["history"] + [row]
     state["epochs_done"] = epoch + 1
@@ -322,11 +330,48 @@ def commit_epoch(run_dir, model, state, row, *, improved):
     _write_history(run_dir / "history.csv", state["history"])
 
 
+def _average_pairs(model):
+    """(variable, its moving average) for each trainable variable when the optimizer keeps averages."""
+    optimizer = getattr(model, "optimizer", None)
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # a float16 loss-scale wrapper
+    averages = getattr(optimizer, "_model_variables_moving_average", None)
+    if not getattr(optimizer, "use_ema", False) or not averages:
+        return []
+    return list(zip(model.trainable_variables, averages))
+
+
+@contextlib.contextmanager
+def averaged_weights(model):
+    """Within the block the model holds the optimizer's moving average of its weights (``ema``).
+
+    The trained weights are put back on any exit; without averages this does nothing.
+    """
+    pairs = _average_pairs(model)
+    trained = [variable.numpy() for variable, _ in pairs]
+    for variable, average in pairs:
+        variable.assign(average)
+    try:
+        yield model
+    finally:
+        for (variable, _), value in zip(pairs, trained):
+            variable.assign(value)
+
+
 class _Recorder:
-    """Keras callback factory: the epoch commit, curves, early stopping and a time limit."""
+    """Keras callback factory: the epoch commit, curves, early stopping and a time limit.
+
+    With a weight average (``ema``) validation scores the averaged weights, which best.keras keeps.
+    """
 
     def __new__(cls, keras, run_dir, config, state, t_start, out, *, strategy=None, chief=True):
         class Recorder(keras.callbacks.Callback):
+            def on_test_begin(self, logs=None):
+                self._averaged = averaged_weights(self.model)
+                self._averaged.__enter__()
+
+            def on_test_end(self, logs=None):
+                self._averaged.__exit__(None, None, None)
+
             def on_epoch_begin(self, epoch, logs=None):
                 self._t = time.time()
 
@@ -412,10 +457,12 @@ def _compile(keras, net, config, steps):
             alpha=0.01, warmup_target=config.lr if warm else None, warmup_steps=warm)
     else:
         rate = config.lr
+    average = {"use_ema": True, "ema_momentum": config.ema} if config.ema else {}
     if config.optimizer == "sgd":
-        optimizer = keras.optimizers.SGD(rate, momentum=0.9, nesterov=True, weight_decay=config.weight_decay)
+        optimizer = keras.optimizers.SGD(rate, momentum=0.9, nesterov=True, weight_decay=config.weight_decay,
+                                         **average)
     else:
-        optimizer = keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
+        optimizer = keras.optimizers.AdamW(rate, weight_decay=config.weight_decay, **average)
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     net.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     return net

@@ -1,9 +1,11 @@
-"""Recipe options of the published FER recipes: mixup, random erasing, SGD-Nesterov, ten-crop TTA."""
+"""Recipe options of the published FER recipes: mixup, random erasing, SGD-Nesterov, weight averaging (EMA),
+ten-crop TTA."""
 import json
 import shutil
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 
 import fercsv
@@ -91,12 +93,55 @@ def test_sgd_mixup_erasing_run_is_recorded_and_resumable_settings(tmp_path, synt
     assert not (tmp_path / "bad").exists()
 
 
+def _val_loss(model, ds):
+    """The validation loss as ``fit`` reports it: PublicTest, one-hot targets, batches of 256."""
+    from fercsv.pipeline import eval_dataset
+    import tensorflow as tf
+
+    val = ds.subset(ds.usage == "PublicTest")
+    data = eval_dataset(val.images, val.labels, batch_size=256).map(lambda x, y: (x, tf.one_hot(y, 7)))
+    return model.evaluate(data, verbose=0, return_dict=True)["loss"]
+
+
+def test_weight_average_is_what_validation_scores_and_best_keeps(synth_csv, tmp_path):
+    """With ``ema`` the optimizer keeps a moving average of the weights: validation scores the
+    average, best.keras holds it, and last.keras keeps the trained weights plus the average to
+    resume from."""
+    import keras
+    from fercsv.trainer import averaged_weights
+
+    ds = fercsv.read_csv(synth_csv)
+    run = tmp_path / "ema"
+    result = fercsv.train(ds, run, epochs=2, batch_size=32, warmup_epochs=0, ema=0.9, patience=0, tta="none",
+                          precision="float32", verbose=0, out=lambda m: None)
+    hist = pd.read_csv(run / "history.csv")
+    last = keras.models.load_model(run / "last.keras")
+    trained = [v.numpy() for v in last.trainable_variables]
+    with averaged_weights(last):
+        averaged = [v.numpy() for v in last.trainable_variables]
+        assert _val_loss(last, ds) == pytest.approx(hist["val_loss"].iloc[-1], rel=1e-4)
+    # the block restores the trained weights, and they are not the average
+    assert all(np.array_equal(a, b) for a, b in zip(trained, (v.numpy() for v in last.trainable_variables)))
+    assert max(float(np.abs(a - b).max()) for a, b in zip(trained, averaged)) > 1e-3
+    assert _val_loss(last, ds) != pytest.approx(hist["val_loss"].iloc[-1], rel=1e-4)
+    best = keras.models.load_model(run / "best.keras")
+    assert _val_loss(best, ds) == pytest.approx(hist["val_loss"].iloc[result.best_epoch - 1], rel=1e-4)
+    if result.best_epoch == 2:
+        assert all(np.array_equal(a, v.numpy()) for a, v in zip(averaged, best.trainable_variables))
+    assert json.loads((run / "config.json").read_text())["settings"]["ema"] == 0.9
+    # without an average the block changes nothing
+    plain = keras.models.load_model(run / "best.keras", compile=False)
+    with averaged_weights(plain):
+        assert all(np.array_equal(v.numpy(), w.numpy()) for v, w in zip(plain.trainable_variables,
+                                                                          best.trainable_variables))
+
+
 def test_run_dirs_from_before_the_recipe_options_still_match(tmp_path, tiny_run, synth_csv):
-    """A RUN_DIR written before optimizer/mixup/erasing existed ran with their defaults."""
+    """A RUN_DIR written before optimizer/mixup/erasing/ema existed ran with their defaults."""
     old = tmp_path / "old"
     shutil.copytree(tiny_run, old)
     cfg = json.loads((old / "config.json").read_text())
-    for key in ("optimizer", "mixup", "erasing"):
+    for key in ("optimizer", "mixup", "erasing", "ema"):
         cfg["settings"].pop(key, None)
     (old / "config.json").write_text(json.dumps(cfg))
     said = []
