@@ -74,9 +74,10 @@ def main():
         epochs = args.epochs
     else:
         epoch_s = probe_epoch_seconds(ds, args.batch_size, model=args.model)
-        # +12 % for the validation pass, checkpoints and slow spells: the 2026-12-03 run's
-        # epochs averaged 87 s all told against a 77 s bfloat16 probe. The time limit still
-        # guards the budget (an epoch that would not fit is not started).
+        # +12 % for the validation pass, checkpoints and slow spells: epochs took 1.07x the
+        # bfloat16 probe's time on a quiet machine (79 s against 74 s, 43 epochs in 56.9 min) and
+        # ~1.13x with other work beside the run. The time limit still guards the budget (an epoch
+        # that would not fit is not started).
         epochs = max(1, round(args.minutes * 60 / (epoch_s * 1.12)))
         print(f"probe: {epoch_s:.0f} s per epoch -> {epochs} epochs in {args.minutes:g} minutes", flush=True)
     t1 = time.perf_counter()

@@ -52,13 +52,9 @@ def test_main_in_process(split_folder, tmp_path, capsys):
 
 def test_core_works_without_tensorflow(split_folder, tmp_path):
     """Block TensorFlow, tf2onnx and matplotlib imports, then run every core verb."""
-    script = textwrap.dedent(f"""
-        import sys, importlib.abc
-        class Block(importlib.abc.MetaPathFinder):
-            def find_spec(self, name, path, target=None):
-                if name.split('.')[0] in ('tensorflow', 'keras', 'tf2onnx', 'matplotlib', 'onnxruntime'):
-                    raise ImportError('blocked ' + name)
-        sys.meta_path.insert(0, Block())
+    from helpers import blocking
+
+    script = blocking(("tensorflow", "keras", "tf2onnx", "matplotlib", "onnxruntime"), f"""
         import fercsv
         from fercsv.cli import main
         assert main(['convert', r'{split_folder}', r'{tmp_path / "a.csv"}', '--quiet']) == 0

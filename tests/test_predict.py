@@ -173,9 +173,9 @@ def test_onnx_prediction_needs_no_tensorflow(tiny_run, astronaut_bgr, tmp_path):
     import shutil
     import subprocess
     import sys
-    import textwrap
 
     from fercsv.export import export_onnx
+    from helpers import blocking
 
     export_onnx(tiny_run, tmp_path / "model.onnx")
     weights = tmp_path / "weights"
@@ -183,13 +183,8 @@ def test_onnx_prediction_needs_no_tensorflow(tiny_run, astronaut_bgr, tmp_path):
     shutil.copy(tmp_path / "model.onnx", weights / "fer2013.onnx")
     (weights / "fer2013.json").write_text(json.dumps({"labels": list(fercsv.FER2013_LABELS)}))
     cv2.imwrite(str(tmp_path / "astro.jpg"), astronaut_bgr)
-    script = textwrap.dedent(f"""
-        import sys, importlib.abc, pathlib
-        class Block(importlib.abc.MetaPathFinder):
-            def find_spec(self, name, path, target=None):
-                if name.split('.')[0] in ('tensorflow', 'keras', 'tf2onnx', 'matplotlib'):
-                    raise ImportError('blocked ' + name)
-        sys.meta_path.insert(0, Block())
+    script = blocking(("tensorflow", "keras", "tf2onnx", "matplotlib"), f"""
+        import pathlib
         import fercsv.pretrained
         from fercsv.cli import main
         assert main(['predict', r'{tmp_path / "model.onnx"}', r'{tmp_path / "astro.jpg"}',
