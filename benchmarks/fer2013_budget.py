@@ -57,11 +57,11 @@ def main():
                          "training still stops at --minutes")
     recipe = ap.add_argument_group("recipe (fercsv.train options; default: fercsv's defaults)")
     for flag, kind in (("--ema", float), ("--optimizer", str), ("--mixup", float), ("--erasing", float),
-                       ("--label-smoothing", float), ("--weight-decay", float)):
+                       ("--label-smoothing", float), ("--weight-decay", float), ("--seed", int)):
         recipe.add_argument(flag, type=kind, default=None)
     args = ap.parse_args()
     options = {k: getattr(args, k) for k in ("ema", "optimizer", "mixup", "erasing", "label_smoothing",
-                                             "weight_decay") if getattr(args, k) is not None}
+                                             "weight_decay", "seed") if getattr(args, k) is not None}
     import fercsv
 
     folder = fer_folder(args.data)
