@@ -16,6 +16,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import fer_folder  # noqa: E402
 
 
+#: fercsv.train options the script passes through when given (name -> type).
+RECIPE_OPTIONS = {"ema": float, "optimizer": str, "mixup": float, "erasing": float, "label_smoothing": float,
+                  "weight_decay": float, "seed": int}
+
+
 def probe_epoch_seconds(ds, batch_size, steps=20, windows=3, model="fercnn", precision="auto"):
     """Seconds per training epoch of ``model``: the fastest of a few short timed windows.
 
@@ -56,12 +61,10 @@ def main():
                     help="epochs for the cosine schedule (default: sized from a throughput probe); "
                          "training still stops at --minutes")
     recipe = ap.add_argument_group("recipe (fercsv.train options; default: fercsv's defaults)")
-    for flag, kind in (("--ema", float), ("--optimizer", str), ("--mixup", float), ("--erasing", float),
-                       ("--label-smoothing", float), ("--weight-decay", float), ("--seed", int)):
-        recipe.add_argument(flag, type=kind, default=None)
+    for name, kind in RECIPE_OPTIONS.items():
+        recipe.add_argument("--" + name.replace("_", "-"), type=kind, default=None)
     args = ap.parse_args()
-    options = {k: getattr(args, k) for k in ("ema", "optimizer", "mixup", "erasing", "label_smoothing",
-                                             "weight_decay", "seed") if getattr(args, k) is not None}
+    options = {name: getattr(args, name) for name in RECIPE_OPTIONS if getattr(args, name) is not None}
     import fercsv
 
     folder = fer_folder(args.data)

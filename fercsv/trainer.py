@@ -330,14 +330,11 @@ def commit_epoch(run_dir, model, state, row, *, improved):
     _write_history(run_dir / "history.csv", state["history"])
 
 
-def _average_pairs(model):
-    """(variable, its moving average) for each trainable variable when the optimizer keeps averages."""
+def _averaging_optimizer(model):
+    """The model's optimizer when it keeps a moving average of the weights (``ema``) yet, else None."""
     optimizer = getattr(model, "optimizer", None)
-    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # a float16 loss-scale wrapper
-    averages = getattr(optimizer, "_model_variables_moving_average", None)
-    if not getattr(optimizer, "use_ema", False) or not averages:
-        return []
-    return list(zip(model.trainable_variables, averages))
+    inner = getattr(optimizer, "inner_optimizer", optimizer)  # a float16 loss-scale wrapper delegates to it
+    return optimizer if getattr(inner, "use_ema", False) and getattr(inner, "built", False) else None
 
 
 @contextlib.contextmanager
@@ -346,14 +343,15 @@ def averaged_weights(model):
 
     The trained weights are put back on any exit; without averages this does nothing.
     """
-    pairs = _average_pairs(model)
-    trained = [variable.numpy() for variable, _ in pairs]
-    for variable, average in pairs:
-        variable.assign(average)
+    optimizer = _averaging_optimizer(model)
+    variables = model.trainable_variables if optimizer is not None else []
+    trained = [variable.numpy() for variable in variables]
+    if optimizer is not None:
+        optimizer.finalize_variable_values(variables)  # Keras' own copy of the averages into the model
     try:
         yield model
     finally:
-        for (variable, _), value in zip(pairs, trained):
+        for variable, value in zip(variables, trained):
             variable.assign(value)
 
 
@@ -366,11 +364,11 @@ class _Recorder:
     def __new__(cls, keras, run_dir, config, state, t_start, out, *, strategy=None, chief=True):
         class Recorder(keras.callbacks.Callback):
             def on_test_begin(self, logs=None):
-                self._averaged = averaged_weights(self.model)
-                self._averaged.__enter__()
+                self._averaged = contextlib.ExitStack()
+                self._averaged.enter_context(averaged_weights(self.model))
 
             def on_test_end(self, logs=None):
-                self._averaged.__exit__(None, None, None)
+                self._averaged.close()
 
             def on_epoch_begin(self, epoch, logs=None):
                 self._t = time.time()
