@@ -56,7 +56,7 @@ def main():
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--model", default="fercnn", help="a model of fercsv.models.MODELS (default: fercnn)")
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--tta", default="flip+zoom", help="test-time augmentation of the PrivateTest figure")
+    ap.add_argument("--tta", default="flip+zoom+rotate", help="test-time augmentation of the PrivateTest figure")
     ap.add_argument("--epochs", type=int, default=None,
                     help="epochs for the cosine schedule (default: sized from a throughput probe); "
                          "training still stops at --minutes")

@@ -85,7 +85,7 @@ class TrainConfig:
     precision: str = "auto"
     seed: int = 0
     time_limit_minutes: float = None
-    tta: str = "flip+zoom"
+    tta: str = "flip+zoom+rotate"
 
     def key(self):
         """Settings that must match for a run to be resumed (all but the run-time knobs)."""

@@ -41,6 +41,36 @@ def test_tta_views_are_mirrors_and_centred_zooms():
     assert [len(list(tta_views(faces, m))) for m in (False, True, "none")] == [1, 2, 1]
 
 
+def test_flip_zoom_rotate_views_turn_the_face_both_ways():
+    faces = np.zeros((1, 48, 48), np.uint8)
+    faces[0, 22:26, 8:40] = 255  # a horizontal bar through the centre, to watch the turn
+    modes = TTA_MODES["flip+zoom+rotate"]
+    views = list(tta_views(faces, "flip+zoom+rotate"))
+    assert len(views) == len(modes) == 14 and modes[0] == (False, 1.0, 0, 0, 0)
+    np.testing.assert_array_equal(views[0], faces)
+
+    def tilt(img):  # the bar's angle in degrees from its second moments, counter-clockwise positive
+        ys, xs = np.nonzero(img > 127)
+        cov = np.cov(np.stack([xs - xs.mean(), -(ys - ys.mean())]))
+        return np.degrees(0.5 * np.arctan2(2 * cov[0, 1], cov[0, 0] - cov[1, 1]))
+
+    turned = {v.angle: views[i][0] for i, v in enumerate(modes) if v.angle and not v.mirrored}
+    assert sorted(turned) == [-6, 6]
+    for angle, img in turned.items():
+        assert abs(tilt(img) - angle) < 1.5, angle
+    # mirroring a face turned one way equals turning the mirrored face the other way
+    mirrored_plus = views[next(i for i, v in enumerate(modes) if v.mirrored and v.angle == 6)]
+    def gap(a, b):
+        return np.abs(a.astype(float) - b).mean()
+
+    assert gap(mirrored_plus[0], turned[-6][:, ::-1]) < 0.5 < 5 < gap(mirrored_plus[0], turned[6][:, ::-1])
+    zooms = sorted((v.scale, (views[i][0, 24] > 127).sum()) for i, v in enumerate(modes)
+                   if not v.mirrored and not v.angle)
+    assert [s for s, _ in zooms] == [0.9, 0.95, 1.0, 1.05, 1.1]
+    for scale, width in zooms:  # the 32-pixel bar grows with the zoom
+        assert abs(width - 32 * scale) <= 1.5, scale
+
+
 def test_tta_averages_the_views(tiny_run, synth_csv):
     loaded = load_model(tiny_run)
     faces = fercsv.read_csv(synth_csv).subset("PrivateTest").images[:16]
@@ -49,7 +79,7 @@ def test_tta_averages_the_views(tiny_run, synth_csv):
                                np.mean(single, axis=0), atol=1e-6)
     np.testing.assert_allclose(predict_probabilities(loaded, faces, tta="flip"),
                                (single[0] + single[3]) / 2, atol=1e-6)
-    with pytest.raises(fercsv.BadInputError, match=r"tta \(CLI --tta\) must be one of none, flip, flip\+zoom, ten-crop; got .crops."):
+    with pytest.raises(fercsv.BadInputError, match=r"tta \(CLI --tta\) must be one of none, flip, flip\+zoom, ten-crop, flip\+zoom\+rotate; got .crops."):
         predict_probabilities(loaded, faces, tta="crops")
 
 

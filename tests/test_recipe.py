@@ -64,7 +64,7 @@ def test_ten_crop_views_are_the_face_and_ten_crops():
     starts = {(0, 0): (48 - side) // 2, (-1, -1): 0, (1, 1): 48 - side}
     crops = {k: cv2.resize(img[s:s + side, s:s + side], (48, 48), interpolation=cv2.INTER_LINEAR)
              for k, s in starts.items()}
-    by_shift = {tuple(v[2:]): views[i][0] for i, v in enumerate(TTA_MODES["ten-crop"]) if i and not v[0]}
+    by_shift = {(v.dx, v.dy): views[i][0] for i, v in enumerate(TTA_MODES["ten-crop"]) if i and not v[0]}
     for shift, crop in crops.items():
         # the diagonal corners: the window shift moves content the opposite way of the crop's corner
         view = by_shift[shift] if shift == (0, 0) else by_shift[tuple(-d for d in shift)]

@@ -192,7 +192,7 @@ def test_cli_train_and_evaluate(synth_csv, tmp_path):
     assert report["split"] == "PublicTest" and report["n"] == 56 and report["tta"] == "flip"
     assert (tmp_path / "run" / "evaluations" / "synth_publictest" / "confusion_publictest.png").is_file()
     own = json.loads((tmp_path / "run" / "report.json").read_text())
-    assert own["split"] == "PrivateTest" and own["tta"] == "flip+zoom"  # the training default
+    assert own["split"] == "PrivateTest" and own["tta"] == "flip+zoom+rotate"  # the training default
     r = run_cli("evaluate", tmp_path / "run", synth_csv, "--tta", "crops")
     assert r.returncode == 2 and "invalid choice: 'crops'" in r.stderr
     r = run_cli("evaluate", tmp_path / "nothing", synth_csv)
