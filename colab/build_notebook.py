@@ -97,7 +97,7 @@ result = fercsv.train(ds, RUN, epochs=EPOCHS, batch_size=32 if SMALL else 128)
 print(result)
 display(Image(str(RUN / "curves.png")))"""),
     ("md", "## Evaluate on the test split"),
-    ("code", """report = fercsv.evaluate(RUN, ds, split="PrivateTest", tta="flip+zoom")
+    ("code", """report = fercsv.evaluate(RUN, ds, split="PrivateTest", tta="flip+zoom+rotate")
 print(report)
 display(Image(report.files["confusion"]))"""),
     ("md", """## Read faces in a photo
