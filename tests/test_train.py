@@ -45,6 +45,23 @@ def test_finished_run_is_not_retrained(tiny_run, synth_csv):
         fercsv.train(synth_csv, tiny_run, epochs=5, batch_size=32, warmup_epochs=1, tta=False)
 
 
+def test_time_limit_stops_at_an_epoch_end_and_the_spent_budget_is_not_retrained(synth_csv, tmp_path):
+    run, said = tmp_path / "limited", []
+    options = dict(epochs=4, batch_size=32, warmup_epochs=1, tta=False, time_limit_minutes=0.01, verbose=0)
+    # 0.01 minutes (0.6 s) is shorter than the first epoch (it builds and traces the model), so the
+    # run stops at its end rather than start an epoch that cannot fit
+    result = fercsv.train(synth_csv, run, out=said.append, **options)
+    assert result.epochs_run == 1 and result.best_epoch == 1
+    assert "time limit of 0.01 minutes reached after epoch 1" in said
+    state = json.loads((run / "state.json").read_text())
+    assert state["time_limited"] and state["epochs_done"] == 1 and len(state["history"]) == 1
+    assert len(pd.read_csv(run / "history.csv")) == 1
+    assert json.loads((run / "report.json").read_text())["split"] == "PrivateTest"  # the final report is made
+    before, again = (run / "best.keras").stat().st_mtime_ns, []
+    assert fercsv.train(synth_csv, run, out=again.append, **options).epochs_run == 1
+    assert "already finished" in again[0] and (run / "best.keras").stat().st_mtime_ns == before
+
+
 _TRAIN_SCRIPT = textwrap.dedent("""
     import sys, fercsv
     print(fercsv.train(sys.argv[1], sys.argv[2], epochs=5, batch_size=16, warmup_epochs=1, tta=False,
