@@ -129,9 +129,8 @@ def tta_views(images, mode):
 def predict_probabilities(model, images, *, tta=False):
     """Probabilities for (N, H, W) uint8 images, averaged over the views of ``tta``.
 
-    ``tta``: False (one view), True or ``"flip"`` (with the mirrored faces),
-    ``"flip+zoom"`` (six views: mirrored or not, at scales 1, 1.05, 0.95), ``"ten-crop"``, or
-    ``"flip+zoom+rotate"`` (14 views: mirrored or not, scales 0.9-1.1 and turns of 6 degrees).
+    ``tta``: False (one view), True (the face and its mirror), or a name of :data:`TTA_MODES`,
+    whose entries list the views.
     """
     return np.mean(_view_probabilities(model, images, tta), axis=0)
 

@@ -331,7 +331,7 @@ def commit_epoch(run_dir, model, state, row, *, improved):
 
 
 def _averaging_optimizer(model):
-    """The model's optimizer when it keeps a moving average of the weights (``ema``) yet, else None."""
+    """The model's optimizer when it has built a moving average of the weights (``ema``), else None."""
     optimizer = getattr(model, "optimizer", None)
     inner = getattr(optimizer, "inner_optimizer", optimizer)  # a float16 loss-scale wrapper delegates to it
     return optimizer if getattr(inner, "use_ema", False) and getattr(inner, "built", False) else None
