@@ -14,6 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import fer_folder  # noqa: E402
+from fercsv.evaluation import TTA_MODES  # noqa: E402  (no TensorFlow)
 
 
 #: fercsv.train options the script passes through when given (name -> type).
@@ -56,7 +57,8 @@ def main():
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--model", default="fercnn", help="a model of fercsv.models.MODELS (default: fercnn)")
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--tta", default="flip+zoom+rotate", help="test-time augmentation of the PrivateTest figure")
+    ap.add_argument("--tta", default="flip+zoom+rotate", choices=tuple(TTA_MODES),
+                    help="test-time augmentation of the PrivateTest figure")
     ap.add_argument("--epochs", type=int, default=None,
                     help="epochs for the cosine schedule (default: sized from a throughput probe); "
                          "training still stops at --minutes")
