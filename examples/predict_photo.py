@@ -7,7 +7,8 @@ import sys
 import cv2
 
 import fercsv
-from fercsv.prediction import annotate, read_color
+from fercsv import annotate
+from fercsv.vision.images import read_color
 
 model = fercsv.load_model(sys.argv[1])          # RUN_DIR, .keras or .onnx
 image = read_color(sys.argv[2])

@@ -145,7 +145,7 @@ def test_core_verbs_do_not_load_the_upper_floor_cli(split_folder, tmp_path):
         from fercsv.cli import main
         assert main(['convert', r'{split_folder}', r'{tmp_path / "a.csv"}', '--quiet']) == 0
         assert main(['info', r'{tmp_path / "a.csv"}']) == 0
-        assert 'fercsv.cli_upper' not in sys.modules and 'fercsv.modelio' not in sys.modules
+        assert 'fercsv.cli.upper' not in sys.modules and 'fercsv.runtime.loading' not in sys.modules
         print('lazy-ok')
     """)
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)

@@ -182,14 +182,14 @@ def test_export_of_the_pretrained_model(onnx_nhwc, tmp_path, monkeypatch, synth_
     """The shipped model is ONNX: copied to ONNX, handed to atc for OM, refused for TFLite."""
     import shutil
 
-    from fercsv import pretrained
     from fercsv.export import export
+    from fercsv.runtime import shipped
 
     path, _ = onnx_nhwc
     weights = tmp_path / "weights"
     weights.mkdir()
     shutil.copy(path, weights / "fer2013.onnx")
-    monkeypatch.setattr(pretrained, "_folder", lambda: weights)
+    monkeypatch.setattr(shipped, "_folder", lambda: weights)
     report = export(None, tmp_path / "copy.onnx", format="onnx")
     assert (tmp_path / "copy.onnx").read_bytes() == path.read_bytes() and "copied" in str(report)
     with pytest.raises(BadInputError, match="TFLite export needs a Keras model"):

@@ -185,11 +185,11 @@ def test_onnx_prediction_needs_no_tensorflow(tiny_run, astronaut_bgr, tmp_path):
     cv2.imwrite(str(tmp_path / "astro.jpg"), astronaut_bgr)
     script = blocking(("tensorflow", "keras", "tf2onnx", "matplotlib"), f"""
         import pathlib
-        import fercsv.pretrained
+        import fercsv.runtime.shipped
         from fercsv.cli import main
         assert main(['predict', r'{tmp_path / "model.onnx"}', r'{tmp_path / "astro.jpg"}',
                      '--out', r'{tmp_path / "o1"}']) == 0
-        fercsv.pretrained._folder = lambda: pathlib.Path(r'{weights}')
+        fercsv.runtime.shipped._folder = lambda: pathlib.Path(r'{weights}')
         assert main(['predict', r'{tmp_path / "astro.jpg"}', '--out', r'{tmp_path / "o2"}']) == 0
         assert not any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules)
         print('onnx-ok')

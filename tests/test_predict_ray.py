@@ -15,7 +15,7 @@ import pytest
 
 from fercsv.engines import COLUMNS, journal_path, predict_table
 from fercsv.prediction import expand_inputs, predict_paths
-from fercsv.pretrained import pretrained_path
+from fercsv.runtime.shipped import pretrained_path
 from helpers import blocking, command_lines, ray_head, run_cli, write_video
 
 pd = pytest.importorskip("pandas")

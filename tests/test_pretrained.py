@@ -10,7 +10,8 @@ import pytest
 
 import fercsv
 from fercsv.faces import crop_face, detect_faces
-from fercsv.pretrained import DEFAULT_PRETRAINED, PRETRAINED, model_card, pretrained, pretrained_path
+from fercsv import pretrained
+from fercsv.runtime.shipped import DEFAULT_PRETRAINED, PRETRAINED, model_card, pretrained_path
 
 
 @pytest.mark.parametrize("name", list(PRETRAINED))
@@ -67,7 +68,7 @@ def test_prediction_with_a_shipped_model_never_imports_tensorflow(tmp_path, astr
         sys.meta_path.insert(0, Block())
         import cv2, numpy as np, fercsv
         from fercsv.faces import crop_face, detect_faces
-        model = fercsv.pretrained.pretrained()
+        model = fercsv.pretrained()
         img = cv2.imread({str(photo)!r})
         face = crop_face(img, detect_faces(img)[0])
         probs = model.predict(face[None, ..., None].astype(np.float32) / 255.0)[0]

@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .atomic import atomic_open
-from .errors import BadInputError
+from ..core.atomic import atomic_open
+from ..core.errors import BadInputError
 
 #: Formats concat joins: how a file of each starts, and the endings that name it for OUT.
 FORMATS = {"csv": (".csv", ".csv.gz", ".txt", ".tsv"), "parquet": (".parquet", ".pq")}

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import checks
+from ..core import checks
 from .dataset import FERDataset, read_csv, write_csv
-from .errors import BadInputError
+from ..core.errors import BadInputError
 from .labels import USAGES
 
 TRAINING, VALIDATION, TEST = USAGES

@@ -14,12 +14,13 @@ import numpy as np
 
 from . import labels as L
 from . import pixels
+from .reports import ConvertReport
 from .dataset import CSVWriter, FERDataset, read_csv, write_csv
-from .errors import BadImageError, BadInputError, UnsafePathError
+from ..core.errors import BadImageError, BadInputError, UnsafePathError
 from .archives import is_archive, open_tree
 from .archives import members as archive_members
-from .images import encode_png, gray_from_bytes, is_image_name, load_gray
-from .parallel import default_workers, ordered_map
+from ..vision.images import encode_png, gray_from_bytes, is_image_name, load_gray
+from ..core.parallel import default_workers, ordered_map
 from .shards import parse_shard
 
 _BATCH = 256
@@ -34,60 +35,6 @@ class Entry:
     label: str
     usage: str
     read: object = None  # returns the file's bytes (archive members); None: read ``path`` from disk
-
-
-@dataclass
-class ConvertReport:
-    """What a conversion did: rows written per Usage and label, files skipped or ignored."""
-
-    source: str
-    destination: str
-    rows: int = 0
-    counts: dict = field(default_factory=dict)
-    skipped: list = field(default_factory=list)
-    ignored: list = field(default_factory=list)
-    label_names: list = field(default_factory=list)
-    seconds: float = 0.0
-    shard: str = ""  # "K/N" when only that part of the run was done
-    dropped: dict = field(default_factory=dict)  # rows left out on purpose, by reason (FER+ relabelling)
-
-    def add(self, usage, label, n=1):
-        per = self.counts.setdefault(usage, {})
-        per[label] = per.get(label, 0) + n
-        self.rows += n
-
-    def to_dict(self):
-        """Plain-data form for JSON."""
-        return {"source": self.source, "destination": self.destination, "rows": self.rows,
-                "counts": self.counts, "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
-                "ignored": len(self.ignored), "seconds": round(self.seconds, 3),
-                "label_names": self.label_names, "shard": self.shard or None, "dropped": self.dropped}
-
-    def __str__(self):
-        rate = self.rows / self.seconds if self.seconds else 0.0
-        part = f" (shard {self.shard})" if self.shard else ""
-        lines = [f"wrote {self.rows} images{part} from {self.source} to {self.destination} "
-                 f"in {self.seconds:.1f} s ({rate:,.0f} images/s)"]
-        for usage in [u for u in L.USAGES if u in self.counts]:
-            per = self.counts[usage]
-            lines.append(f"  {usage}: {sum(per.values())} (" +
-                         ", ".join(f"{k} {v}" for k, v in per.items()) + ")")
-        if self.ignored:
-            lines.append(f"ignored {len(self.ignored)} files that are not images "
-                         f"(e.g. {self.ignored[0]})")
-        if self.dropped:
-            lines.append(f"dropped {sum(self.dropped.values())} rows: " +
-                         ", ".join(f"{n} {r}" for r, n in self.dropped.items()))
-        if self.skipped:
-            reasons = {}
-            for _, r in self.skipped:
-                reasons[r] = reasons.get(r, 0) + 1
-            lines.append(f"skipped {len(self.skipped)} bad files: " +
-                         ", ".join(f"{n} {r}" for r, n in reasons.items()))
-            lines += [f"  {p}: {r}" for p, r in self.skipped[:10]]
-            if len(self.skipped) > 10:
-                lines.append(f"  ... and {len(self.skipped) - 10} more")
-        return "\n".join(lines)
 
 
 def discover(src, *, decode=None, workers=None):
@@ -416,7 +363,7 @@ def convert(src, dst, **options):
     >>> convert(tempfile.mkdtemp(), "out.csv", size=0)
     Traceback (most recent call last):
     ...
-    fercsv.errors.BadInputError: size must be a whole number of pixels >= 1, not 0 (CLI --size)
+    fercsv.BadInputError: size must be a whole number of pixels >= 1, not 0 (CLI --size)
     """
     unknown = sorted(set(options) - set(FOLDER_OPTIONS) - set(CSV_OPTIONS) - set(FERPLUS_OPTIONS))
     if unknown:

@@ -8,7 +8,7 @@ import json
 from importlib import resources
 from pathlib import Path
 
-from .errors import BadInputError
+from ..core.errors import BadInputError
 
 #: Shipped models: name -> what it predicts. The first one is the default.
 PRETRAINED = {
@@ -63,15 +63,3 @@ def is_pretrained(spec) -> bool:
     if not isinstance(spec, str):
         return False
     return spec.removeprefix("pretrained:") in PRETRAINED and not Path(spec).exists()
-
-
-def pretrained(name: str = DEFAULT_PRETRAINED):
-    """Load a shipped model, ready to predict (a ``LoadedModel`` on onnxruntime).
-
-    >>> model = pretrained("fer2013")                                   # doctest: +SKIP
-    >>> model.label_names[3]                                            # doctest: +SKIP
-    'happy'
-    """
-    from .modelio import load_model
-
-    return load_model(pretrained_path(str(name).removeprefix("pretrained:")))

@@ -13,12 +13,12 @@ import json
 import shutil
 import sys
 
-from .errors import FercsvError, first_line
+from ..core.errors import FercsvError, first_line
 
 #: Modules whose ``REGISTER`` list (or single ``register``) holds ``register(subparsers)``
 #: functions for more verbs, in help order. A listed module that does not exist is skipped,
-#: so ``fercsv.cli_app`` only has to define ``register`` for its verbs to appear.
-VERB_MODULES = ["fercsv.cli_upper", "fercsv.cli_app", "fercsv.cli_scale"]
+#: so ``fercsv.cli.app`` only has to define ``register`` for its verbs to appear.
+VERB_MODULES = ["fercsv.cli.upper", "fercsv.cli.app", "fercsv.cli.sweep"]
 
 #: Verbs defined in this module (their modules need no TensorFlow).
 CORE_VERBS = ("convert", "concat", "info", "split", "balance", "synth", "demo")
@@ -105,11 +105,11 @@ def fraction(text):
 
 
 def _cmd_convert(a):
-    from .convert import convert
+    from ..data.convert import convert
 
     options = given(a, drop=("faces", "no_face"))
     if getattr(a, "faces", False):
-        from .faces import face_preprocessor
+        from ..vision.faces import face_preprocessor
 
         options["preprocess"] = face_preprocessor(size=a.size if "size" in a else 48,
                                                   equalize=getattr(a, "equalize", False),
@@ -120,33 +120,33 @@ def _cmd_convert(a):
 
 
 def _cmd_concat(a):
-    from .concat import concat
+    from ..data.concat import concat
 
     emit(concat(**given(a)), a)
 
 
 def _cmd_info(a):
-    from .info import info
+    from ..data.info import info
 
     emit(info(**given(a)), a)
 
 
 def _cmd_split(a):
-    from .split import split_csv, usage_summary
+    from ..data.split import split_csv, usage_summary
 
     ds = split_csv(**given(a))
     print(f"wrote {a.dst}: {usage_summary(ds)}")
 
 
 def _cmd_balance(a):
-    from .split import balance_csv, usage_summary
+    from ..data.split import balance_csv, usage_summary
 
     ds = balance_csv(**given(a))
     print(f"wrote {a.dst}: {usage_summary(ds, per_label=True)}")
 
 
 def _cmd_synth(a):
-    from .synth import synth
+    from ..data.synth import synth
 
     written = synth(**given(a))
     print(f"wrote {sum(written.values())} synthetic faces to {a.outdir} (" +
@@ -160,12 +160,12 @@ def _cmd_demo(a):
 
 
 def _register_core(sub):
-    from .convert import folder_to_csv
+    from ..data.convert import folder_to_csv
     from .demo import demo
-    from .ferplus import FERPLUS_MODES, ferplus_csv
-    from .info import info
-    from .split import BALANCE_METHODS, EXISTING_SPLITS, balance_csv, split_csv
-    from .synth import synth
+    from ..data.ferplus import FERPLUS_MODES, ferplus_csv
+    from ..data.info import info
+    from ..data.split import BALANCE_METHODS, EXISTING_SPLITS, balance_csv, split_csv
+    from ..data.synth import synth
 
     c = verb(sub, "convert", help="image folder -> FER-2013 CSV, or CSV -> image folder", func=_cmd_convert,
              example="fercsv convert faces/ faces.csv.gz\nfercsv convert faces.csv.gz faces/\n"
@@ -253,7 +253,7 @@ def _verb_of(argv):
 
 def build_parser(argv=None):
     """The argparse parser (also documents the CLI); other verbs' modules load only when needed."""
-    from . import __version__
+    from ..core.version import __version__
 
     p = argparse.ArgumentParser(prog="fercsv", formatter_class=HelpFormatter,
                                 description="Facial-expression data kit: FER-2013 CSVs, training, "

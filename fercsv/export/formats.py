@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .atomic import atomic_path
-from .errors import BadInputError, ExportError, FercsvError, first_line, require
-from .labels import USAGES
-from .models import INPUT_NAME
-from .runtimes import to_input
+from ..core.version import __version__
+from ..core.atomic import atomic_path
+from ..core.errors import BadInputError, ExportError, FercsvError, first_line, require
+from ..data.labels import USAGES
+from ..training.models import INPUT_NAME
+from ..runtime.contract import to_input
 
 #: Post-training quantisation of TFLite exports (None: float32).
 QUANTIZATIONS = ("float16", "int8")
@@ -57,7 +57,7 @@ class ExportReport:
 
 def _float32_model(model):
     """The model in float32 (mixed-precision layers rebuilt with a float32 policy, weights copied)."""
-    from .tfutil import import_tf
+    from ..runtime.tfutil import import_tf
 
     _, keras = import_tf()
 
@@ -83,7 +83,7 @@ def _float32_model(model):
 
 
 def _load_keras(model_or_run_dir):
-    from .modelio import load_model
+    from ..runtime.loading import load_model
 
     loaded = load_model(model_or_run_dir)
     if loaded.kind != "keras":
@@ -95,7 +95,7 @@ def _load_keras(model_or_run_dir):
 def _sample_batch(data, shape, n=64, seed=0):
     if data is None:
         return np.random.default_rng(seed).random((n,) + tuple(shape), dtype=np.float32)
-    from .dataset import FERDataset, read_csv
+    from ..data.dataset import FERDataset, read_csv
 
     ds = data if isinstance(data, FERDataset) else read_csv(data)
     rows = np.random.default_rng(seed).permutation(len(ds))[:n]
@@ -121,8 +121,8 @@ def export_onnx(model, path: str | Path, *, opset: int = 13, nchw: bool = False,
     random) and fails if the max absolute difference exceeds ``tolerance`` or
     any top-1 label differs. Returns an :class:`ExportReport`.
     """
-    from .checks import integer
-    from .tfutil import import_tf
+    from ..core.checks import integer
+    from ..runtime.tfutil import import_tf
 
     integer("export_onnx", "opset", opset, minimum=7)
     _check_output(path, ".onnx")
@@ -270,12 +270,12 @@ def export_tflite(model, path: str | Path, *, quantize: str | None = None, data=
     whose outputs differ from Keras by more than ``tolerance`` (default: 1e-4,
     2e-2 for float16, 0.2 for int8) is deleted and ExportError raised.
     """
-    from .checks import choice
-    from .tfutil import import_tf
+    from ..core.checks import choice
+    from ..runtime.tfutil import import_tf
 
     choice("export_tflite", "quantize", quantize, (None, *QUANTIZATIONS))
     if tolerance is not None:
-        from .checks import number
+        from ..core.checks import number
 
         number("export_tflite", "tolerance", tolerance, minimum=0)
     if quantize == "int8" and data is None:
@@ -295,7 +295,7 @@ def export_tflite(model, path: str | Path, *, quantize: str | None = None, data=
     if quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
     if quantize == "int8":
-        from .dataset import FERDataset, read_csv
+        from ..data.dataset import FERDataset, read_csv
 
         ds = data if isinstance(data, FERDataset) else read_csv(data)
         calib = ds.subset(USAGES[0]) if (ds.usage == USAGES[0]).any() else ds
@@ -348,7 +348,7 @@ def _write_labels_next_to(path, label_names):
 
 def tflite_predict(path, x):
     """Run a TFLite model on (N, H, W, 1) float32 images (the TFLite runtime of :mod:`fercsv.modelio`)."""
-    from .modelio import TFLiteModel
+    from ..runtime.loading import TFLiteModel
 
     return TFLiteModel(path).predict(x)
 
@@ -376,10 +376,10 @@ def export(model, out: str | Path, *, format: str, **options) -> ExportReport:
     >>> export("run", "m.tflite", format="coreml")
     Traceback (most recent call last):
     ...
-    fercsv.errors.BadInputError: export: format (CLI --format) must be one of onnx, om, tflite; got 'coreml'
+    fercsv.BadInputError: export: format (CLI --format) must be one of onnx, om, tflite; got 'coreml'
     """
-    from . import pretrained
-    from .checks import choice
+    from ..runtime import shipped as pretrained
+    from ..core.checks import choice
 
     choice("export", "format", format, FORMATS)
     if model is None or (isinstance(model, str) and pretrained.is_pretrained(model)):

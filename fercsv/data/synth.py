@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import checks
+from ..core import checks
 from . import labels as L
 from .dataset import FERDataset
 
@@ -139,7 +139,7 @@ def synth(outdir, *, per_class: int = 100, seed: int = 0, size: int = 48) -> dic
     >>> synth(tempfile.mkdtemp(), per_class=3)
     {'train': 21, 'val': 14, 'test': 14}
     """
-    from .images import encode_png
+    from ..vision.images import encode_png
 
     _check_synth("synth", per_class, seed, size)
     rng = np.random.default_rng(seed)
