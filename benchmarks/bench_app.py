@@ -47,7 +47,7 @@ def python_rate(model, seconds, *, follow):
     """Frames/s of the live tab's per-frame server work (decode the page's small JPEG, detect,
     crop, predict, JSON) in a loop; ``follow``: as the page asks, the whole frame searched every
     LIVE_FULL_SCAN_EVERY frames and only around the last face in between."""
-    from fercsv.app import LIVE_FULL_SCAN_EVERY, LIVE_QUALITY, LIVE_WIDTH, frame_faces
+    from fercsv.serve.app import LIVE_FULL_SCAN_EVERY, LIVE_QUALITY, LIVE_WIDTH, frame_faces
 
     small = cv2.resize(cv2.cvtColor(camera_frame(), cv2.COLOR_RGB2BGR), (LIVE_WIDTH, LIVE_WIDTH * 3 // 4),
                        interpolation=cv2.INTER_AREA)
@@ -200,7 +200,7 @@ def make_clip(frames, workdir):
 
 def video_peak_memory(model, clip, out_dir, **options):
     """Peak Python-side memory (tracemalloc, MiB) of predict_video on ``clip``."""
-    from fercsv.video import predict_video
+    from fercsv.serve.video import predict_video
 
     tracemalloc.start()
     predict_video(model, clip, out_dir, progress=False, **options)
@@ -220,9 +220,9 @@ def main():
     ap.add_argument("--live-only", action="store_true", help="skip the video memory figures")
     args = ap.parse_args()
     import fercsv
-    from fercsv.app import load_app_model
+    from fercsv.serve.app import load_app_model
 
-    model_path = args.model or fercsv.pretrained.path()
+    model_path = args.model or fercsv.runtime.shipped.path()
     model = load_app_model(model_path)
     load = os.getloadavg()
     print(f"# {os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} at start; model {model_path}")

@@ -87,8 +87,8 @@ def bench_join(kind, single, parts, work):
 
 def prediction_table(work, rows, shards):
     """A prediction-like table written whole and in shards with the fercsv writer."""
-    from fercsv.shards import Shard
-    from fercsv.tables import ParquetWriter
+    from fercsv.data.shards import Shard
+    from fercsv.data.tables import ParquetWriter
 
     rng = np.random.default_rng(0)
     probs = rng.dirichlet(np.ones(7), rows).astype(np.float32)

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import best_of, fer_folder, figure  # noqa: E402
 
 import fercsv  # noqa: E402
-from fercsv.convert import discover  # noqa: E402
+from fercsv.data.convert import discover  # noqa: E402
 
 
 def naive_convert(src, dst):
@@ -31,7 +31,7 @@ def naive_convert(src, dst):
             img = Image.open(e.path).convert("L")
             if img.size != (48, 48):
                 img = img.resize((48, 48))
-            fh.write(f"{fercsv.labels.known_code(e.label)},{' '.join(map(str, img.getdata()))},{e.usage}\n")
+            fh.write(f"{fercsv.data.labels.known_code(e.label)},{' '.join(map(str, img.getdata()))},{e.usage}\n")
 
 
 def naive_read(path):

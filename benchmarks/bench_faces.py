@@ -1,4 +1,4 @@
-"""Face detection recall of fercsv.faces on real face images.
+"""Face detection recall of fercsv.vision.faces on real face images.
 
 Sets: scikit-image's LFW subset (100 real face crops, 25x25) and, when
 available, a sample of FER-2013 PrivateTest faces (48x48); each image is
@@ -24,7 +24,7 @@ def as_photo(face):
 
 
 def recall(faces, **options):
-    from fercsv.faces import detect_faces
+    from fercsv.vision.faces import detect_faces
 
     return float(np.mean([bool(detect_faces(as_photo(f), **options)) for f in faces]))
 
@@ -38,7 +38,7 @@ def main():
 
     lfw = data.lfw_subset()[:100]
     lfw = (lfw * 255).astype(np.uint8) if lfw.dtype != np.uint8 else lfw
-    from fercsv.faces import VIDEO_OPTIONS
+    from fercsv.vision.faces import VIDEO_OPTIONS
 
     for nb in (5, 3):
         figure(f"recall LFW subset (100), neighbors={nb}", recall(lfw, min_neighbors=nb) * 100, "%")

@@ -27,7 +27,7 @@ def frame_with_face():
         frame[:, 80:560] = cv2.resize(face, (480, 480))
         return frame, "skimage astronaut in a 640x480 frame"
     except ImportError:
-        from fercsv.synth import synth_photo
+        from fercsv.data.synth import synth_photo
 
         photo, _ = synth_photo(n_faces=1, seed=0)
         return cv2.cvtColor(photo, cv2.COLOR_GRAY2BGR), "synthetic face in a 640x480 frame"
@@ -39,8 +39,8 @@ def main():
     ap.add_argument("--run", default=None, help="RUN_DIR or .keras (default: an untrained default model)")
     args = ap.parse_args()
     import fercsv
-    from fercsv.faces import detect_faces
-    from fercsv.modelio import load_model
+    from fercsv.vision.faces import detect_faces
+    from fercsv.runtime.loading import load_model
 
     frame, what = frame_with_face()
     work = Path(tempfile.mkdtemp(prefix="fercsv-bench-"))
@@ -55,7 +55,7 @@ def main():
     print(f"frames: {what}; faces found: {len(detect_faces(frame))}")
     frames = [np.roll(frame, i % 7, axis=1) for i in range(args.frames)]
 
-    from fercsv.faces import VIDEO_OPTIONS
+    from fercsv.vision.faces import VIDEO_OPTIONS
 
     settings = {"photo": {}, "video": VIDEO_OPTIONS}
     for label, opts in settings.items():

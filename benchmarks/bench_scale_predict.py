@@ -55,7 +55,7 @@ def main():
     args = ap.parse_args()
     import ray
 
-    from fercsv.engines import predict_table
+    from fercsv.serve.engines import predict_table
 
     work = Path(tempfile.mkdtemp(prefix="fercsv-bench-scale-"))
     try:

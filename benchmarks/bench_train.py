@@ -42,9 +42,9 @@ def main():
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--batch-size", type=int, default=64)
     args = ap.parse_args()
-    from fercsv.models import build_model
-    from fercsv.pipeline import train_dataset
-    from fercsv.tfutil import import_tf, pick_precision
+    from fercsv.training.models import build_model
+    from fercsv.training.pipeline import train_dataset
+    from fercsv.runtime.tfutil import import_tf, pick_precision
 
     tf, keras = import_tf()
     images, labels, what = images_for_bench(args.data)

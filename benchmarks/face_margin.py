@@ -46,7 +46,7 @@ def main():
     ap.add_argument("--n", type=int, default=1000, help="PublicTest images to try")
     args = ap.parse_args()
     import fercsv
-    from fercsv.faces import crop_face, detect_faces
+    from fercsv.vision.faces import crop_face, detect_faces
 
     if args.data and Path(args.data).is_file() and ".csv" in Path(args.data).name:
         ds = fercsv.read_csv(args.data)

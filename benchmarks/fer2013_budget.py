@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import fer_folder  # noqa: E402
-from fercsv.evaluation import TTA_MODES  # noqa: E402  (no TensorFlow)
+from fercsv.training.evaluation import TTA_MODES  # noqa: E402  (no TensorFlow)
 
 
 #: fercsv.train options the script passes through when given (name -> type).
@@ -31,9 +31,9 @@ def probe_epoch_seconds(ds, batch_size, steps=20, windows=3, model="fercnn", pre
     faster than float32: a float32 probe sized the 2026-12-03 run at 36 epochs of 97 s, and its
     epochs took 78 s, leaving 7.6 of the 60 minutes unused).
     """
-    from fercsv.models import build_model
-    from fercsv.pipeline import train_dataset
-    from fercsv.tfutil import import_tf, pick_precision, pick_strategy, precision_policy
+    from fercsv.training.models import build_model
+    from fercsv.training.pipeline import train_dataset
+    from fercsv.runtime.tfutil import import_tf, pick_precision, pick_strategy, precision_policy
 
     tf, keras = import_tf()
     train = ds.subset("Training")
@@ -55,7 +55,7 @@ def main():
     ap.add_argument("--data", default=None, help="FER-2013 folder, its parent, or the .tar.gz")
     ap.add_argument("--run-dir", default="/tmp/fercsv-fer2013-budget")
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--model", default="fercnn", help="a model of fercsv.models.MODELS (default: fercnn)")
+    ap.add_argument("--model", default="fercnn", help="a model of fercsv.training.models.MODELS (default: fercnn)")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--tta", default="flip+zoom+rotate", choices=tuple(TTA_MODES),
                     help="test-time augmentation of the PrivateTest figure")

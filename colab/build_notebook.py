@@ -65,13 +65,13 @@ if not REAL_DATA:
     SOURCE = WORK / "faces"
 elif DATA.startswith("kaggle:"):
     SOURCE = fercsv.download(DATA, WORK / "downloads")
-elif fercsv.fetch.is_url(DATA):
+elif fercsv.data.download.is_url(DATA):
     SOURCE = fercsv.download(DATA, WORK / "downloads" / "data")
 else:
     SOURCE = Path(DATA)    # a file or folder on Drive or on this machine
     if IN_COLAB and SOURCE.is_relative_to(CONTENT / "drive"):
         fercsv.colab.mount_drive(CONTENT / "drive")
-if fercsv.archives.is_image_folder(SOURCE):
+if fercsv.data.archives.is_image_folder(SOURCE):
     CSV = WORK / "fer2013.csv"
     if not CSV.exists():
         print(fercsv.convert(SOURCE, CSV))
@@ -81,7 +81,7 @@ ds = fercsv.read_csv(CSV)
 print(len(ds), "images of", ds.image_shape, "from", CSV)"""),
     ("md", "## Inspect: counts, blank images, duplicates, sample faces"),
     ("code", """print(fercsv.info(ds))
-from fercsv.plots import plot_samples
+from fercsv.training.plots import plot_samples
 from IPython.display import Image, display
 display(Image(str(plot_samples(ds, WORK / "samples.png", per_class=8))))"""),
     ("md", "## Split (only if the data has no validation rows)"),
@@ -104,8 +104,8 @@ display(Image(report.files["confusion"]))"""),
 A model trained on synthetic faces cannot read real ones: then the photo and webcam cells use the
 pretrained model shipped with fercsv (when this install has it)."""),
     ("code", """import cv2
-from fercsv.prediction import annotate
-from fercsv.synth import synth_photo
+from fercsv import annotate
+from fercsv.data.synth import synth_photo
 model = fercsv.load_model(RUN)
 FACE_MODEL, note = fercsv.colab.face_model(model, trained_on_real_data=REAL_DATA and not SMALL)
 print(note)

@@ -20,7 +20,8 @@ def split_folder(tmp_path):
 @pytest.fixture(scope="session")
 def synth_csv(tmp_path_factory):
     """A synthetic FER-style CSV with Training/PublicTest/PrivateTest rows."""
-    from fercsv import synth_dataset, write_csv
+    from fercsv import synth_dataset
+    from fercsv import write_csv
 
     path = tmp_path_factory.mktemp("data") / "synth.csv"
     write_csv(synth_dataset(per_class=40, seed=0), path)

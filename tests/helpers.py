@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fercsv.synth import draw_face
+from fercsv.data.synth import draw_face
 
 
 def run_cli(*args, cwd=None, env=None):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import fercsv
-from fercsv.app import analyze_photo, analyze_video, decode_frame, frame_faces
+from fercsv.serve.app import analyze_photo, analyze_video, decode_frame, frame_faces
 from helpers import run_cli
 from test_video import _onnx_path
 
@@ -35,7 +35,7 @@ def test_app_predicts_on_onnxruntime_alone_without_tensorflow(onnx_model, astron
     cv2.imwrite(str(photo), astronaut_bgr)
     script = BLOCK.replace("BLOCKED", "{'tensorflow', 'keras', 'tf2onnx'}") + textwrap.dedent(f"""
         import base64, cv2, numpy as np
-        import fercsv.app as app
+        import fercsv.serve.app as app
         blocks = app.build_app({str(onnx_model)!r})
         model = app.load_app_model({str(onnx_model)!r})
         image, probs, text = app.analyze_photo(model, {str(photo)!r})
@@ -111,7 +111,7 @@ def test_app_shows_inline_in_a_notebook_cell(onnx_model):
     from nbclient import NotebookClient
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(f"from fercsv.app import launch\nurl = launch({str(onnx_model)!r})"),
+    nb.cells = [nbformat.v4.new_code_cell(f"from fercsv import launch_app\nurl = launch_app({str(onnx_model)!r})"),
                 nbformat.v4.new_code_cell("import urllib.request\n"
                                           "print(urllib.request.urlopen(url, timeout=30).status, url)")]
     NotebookClient(nb, timeout=300, kernel_name="python3").execute()

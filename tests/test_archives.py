@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fercsv
-from fercsv.archives import ArchiveTree, is_archive, sniff
+from fercsv.data.archives import ArchiveTree, is_archive, sniff
 from helpers import face, run_cli, write_image
 
 

@@ -109,10 +109,13 @@ def test_every_verb_has_help_defaults_and_an_example():
 def test_choices_are_the_library_tables():
     import importlib
 
-    from fercsv import evaluation, export, models, prediction, tfutil, trainer
-    split = importlib.import_module("fercsv.split")  # fercsv.split is also the function
+    from fercsv import export
     from fercsv.cli import build_parser
-    from fercsv.ferplus import FERPLUS_MODES
+    from fercsv.runtime import tfutil
+    from fercsv.serve import timeline
+    from fercsv.training import evaluation, models, trainer
+    split = importlib.import_module("fercsv.data.split")
+    from fercsv.data.ferplus import FERPLUS_MODES
 
     verbs = dict(_verbs(build_parser()))
 
@@ -127,14 +130,14 @@ def test_choices_are_the_library_tables():
     assert list(choices("evaluate", "tta")) == list(evaluation.TTA_MODES)
     assert list(choices("train", "balance")) == list(split.BALANCE_METHODS)
     assert list(choices("balance", "method")) == list(split.BALANCE_METHODS)
-    assert list(choices("predict", "aggregate_by")) == list(prediction.AGGREGATIONS)
+    assert list(choices("predict", "aggregate_by")) == list(timeline.AGGREGATIONS)
     assert list(choices("export tflite", "quantize")) == list(export.QUANTIZATIONS)
     assert list(choices("convert", "ferplus_mode")) == list(FERPLUS_MODES)
     assert list(choices("evaluate", "split"))[:3] == list(fercsv_usages())
 
 
 def fercsv_usages():
-    from fercsv.labels import USAGES
+    from fercsv.data.labels import USAGES
 
     return USAGES
 
@@ -198,7 +201,7 @@ def test_split_keeps_existing_test_rows_unless_told(tmp_path):
 def test_error_with_an_empty_message_is_still_one_line(tmp_path, capsys, monkeypatch):
     import importlib
 
-    module = importlib.import_module("fercsv.synth")
+    module = importlib.import_module("fercsv.data.synth")
 
     def fail(*args, **kwargs):
         raise fercsv.BadInputError()

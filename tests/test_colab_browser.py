@@ -6,8 +6,8 @@ import cv2
 import pytest
 
 import fercsv
-from fercsv import colab
-from fercsv.faces import detect_faces
+from fercsv.serve import colab
+from fercsv.vision.faces import detect_faces
 from fakecolab_env import astronaut_camera, use_fakecolab
 
 pytestmark = pytest.mark.browser

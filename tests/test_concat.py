@@ -46,8 +46,8 @@ def test_globs_sort_naturally_and_gzip_is_read_and_written(tmp_path):
 
 def parquet_shards(tmp_path, n_rows, n_shards, row_group_size):
     """A prediction table written whole and in shards (as predict --shard would): their paths."""
-    from fercsv.shards import Shard
-    from fercsv.tables import ParquetWriter
+    from fercsv.data.shards import Shard
+    from fercsv.data.tables import ParquetWriter
 
     rng = np.random.default_rng(0)
     happy = rng.random(n_rows).astype(np.float32)
@@ -80,7 +80,7 @@ def test_parquet_shards_join_to_the_single_run_byte_for_byte(tmp_path, n_shards)
 
 def test_parquet_parts_with_other_columns_are_refused(tmp_path, capsys):
     pytest.importorskip("pyarrow")
-    from fercsv.tables import write_table
+    from fercsv.data.tables import write_table
 
     a = write_table(tmp_path / "a.parquet", {"x": [1], "y": ["a"]})
     b = write_table(tmp_path / "b.parquet", {"x": [1.5], "y": ["b"]})
@@ -105,7 +105,7 @@ def test_bad_inputs_give_one_line_and_write_nothing(tmp_path, capsys):
     other = part(tmp_path / "other.csv", [3], header="label,pixels\n")
     (tmp_path / "empty.csv").write_bytes(b"")
     pytest.importorskip("pyarrow")
-    from fercsv.tables import write_table
+    from fercsv.data.tables import write_table
 
     table = write_table(tmp_path / "t.parquet", {"x": [1]})
     out = tmp_path / "out.csv"
@@ -169,7 +169,7 @@ def test_memory_stays_flat_for_large_parts(tmp_path):
 
 def test_parquet_without_pyarrow_names_the_extra(tmp_path):
     pytest.importorskip("pyarrow")
-    from fercsv.tables import write_table
+    from fercsv.data.tables import write_table
 
     a = write_table(tmp_path / "a.parquet", {"x": [1]})
     code = ("import sys; sys.modules['pyarrow'] = None\n"  # as if the scale extra were not installed

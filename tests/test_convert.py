@@ -9,7 +9,7 @@ from PIL import Image
 
 from fercsv import (BadImageError, BadInputError, UnsafePathError, csv_to_folder, folder_to_csv,
                     read_csv)
-from fercsv.dataset import FERDataset, write_csv
+from fercsv.data.dataset import FERDataset, write_csv
 
 from helpers import face, write_image
 
@@ -196,7 +196,7 @@ def test_bad_sources(tmp_path):
 
 def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
     ds = FERDataset.from_arrays(np.zeros((3000, 48, 48), np.uint8), [1] * 3000)
-    from fercsv import dataset as dataset_module
+    from fercsv.data import dataset as dataset_module
 
     calls = {"n": 0}
     real = dataset_module.CSVWriter.write

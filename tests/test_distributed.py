@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import fercsv
-from fercsv.tfutil import Cluster, read_cluster
+from fercsv.runtime.tfutil import Cluster, read_cluster
 from helpers import free_port
 
 pytestmark = pytest.mark.tensorflow
@@ -118,7 +118,7 @@ def small_csv(tmp_path_factory):
 def _digest_of(path):
     import keras
 
-    from fercsv.tfutil import weights_digest
+    from fercsv.runtime.tfutil import weights_digest
 
     return weights_digest(keras.models.load_model(path))
 

@@ -5,8 +5,8 @@ import pytest
 
 import fercsv
 from fercsv import FERDataset
-from fercsv.evaluation import TTA_MODES, evaluate, predict_probabilities, tta_views
-from fercsv.modelio import load_model
+from fercsv.training.evaluation import TTA_MODES, evaluate, predict_probabilities, tta_views
+from fercsv.runtime.loading import load_model
 
 pytestmark = pytest.mark.tensorflow
 
@@ -84,7 +84,7 @@ def test_tta_averages_the_views(tiny_run, synth_csv):
 
 
 def test_cli_tta_choices_match_the_library():
-    from fercsv.cli_upper import TTA_CHOICES
+    from fercsv.cli.upper import TTA_CHOICES
 
     assert set(TTA_CHOICES) == set(TTA_MODES)
 
@@ -116,7 +116,7 @@ def test_evaluate_errors(tiny_run, synth_csv):
 
 
 def test_one_pass_gives_plain_and_tta_accuracy_and_roc_auc(tiny_run, synth_csv, tmp_path):
-    from fercsv.evaluation import evaluate
+    from fercsv.training.evaluation import evaluate
 
     both = evaluate(tiny_run, synth_csv, split="PublicTest", tta="flip+zoom", out_dir=tmp_path)
     plain = evaluate(tiny_run, synth_csv, split="PublicTest", tta="none")

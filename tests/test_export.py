@@ -12,7 +12,7 @@ import pytest
 import fercsv
 from fercsv import BadInputError, ExportError
 from fercsv.export import export_om, export_onnx, export_tflite, verify_onnx
-from fercsv.modelio import load_model
+from fercsv.runtime.loading import load_model
 from helpers import run_cli
 
 pytestmark = pytest.mark.tensorflow

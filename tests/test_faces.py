@@ -4,7 +4,7 @@ import pytest
 
 import fercsv
 from fercsv import FercsvError, read_csv
-from fercsv import faces
+from fercsv.vision import faces
 
 
 def test_detects_the_astronaut(astronaut_bgr):

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import fercsv
-from fercsv.ferplus import FERPLUS_LABELS, VOTE_COLUMNS, ferplus_labels, read_votes
+from fercsv.data.ferplus import FERPLUS_LABELS, VOTE_COLUMNS, ferplus_labels, read_votes
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

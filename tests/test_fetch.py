@@ -7,7 +7,7 @@ import pytest
 
 import fercsv
 from fercsv import DownloadError
-from fercsv.fetch import download
+from fercsv.data.download import download
 from helpers import run_cli
 
 CSV = b"emotion,pixels,Usage\n3,1 2 3 4,Training\n5,9 9 9 9,PublicTest\n"

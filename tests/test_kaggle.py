@@ -7,7 +7,7 @@ import zipfile
 import pytest
 
 import fercsv
-from fercsv import kaggle
+from fercsv.data import kaggle
 from helpers import face, run_cli
 from kaggle_standin import KaggleStandIn
 

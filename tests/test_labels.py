@@ -1,6 +1,6 @@
 import pytest
 
-from fercsv import labels as L
+from fercsv.data import labels as L
 
 
 def test_fer2013_order_and_synonyms():

@@ -1,7 +1,7 @@
 import pytest
 
 from fercsv import FercsvError
-from fercsv.models import INPUT_NAME, build_model
+from fercsv.training.models import INPUT_NAME, build_model
 
 pytestmark = pytest.mark.tensorflow
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fercsv import project
+from fercsv.core import project
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fercsv import pixels
+from fercsv.data import pixels
 
 
 def test_round_trip_random_images():

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 import fercsv
-from fercsv.modelio import load_model
-from fercsv.prediction import annotate, predict
+from fercsv.runtime.loading import load_model
+from fercsv.serve.predict import annotate, predict
 from helpers import run_cli, write_video
 
 pytestmark = pytest.mark.tensorflow
@@ -18,7 +18,7 @@ def test_predict_photo_any_color_order(tiny_run, astronaut_bgr):
     out = predict(model, astronaut_bgr)
     assert len(out) == 1
     p = out[0]
-    assert p.box == tuple(fercsv.faces.detect_faces(astronaut_bgr)[0])
+    assert p.box == tuple(fercsv.vision.faces.detect_faces(astronaut_bgr)[0])
     assert p.label in fercsv.FER2013_LABELS and p.label == max(p.probabilities, key=p.probabilities.get)
     assert sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
     rgb = cv2.cvtColor(astronaut_bgr, cv2.COLOR_BGR2RGB)
@@ -62,7 +62,7 @@ def test_predict_cli_writes_annotated_images_and_tables(tiny_run, astronaut_bgr,
 
 
 def test_annotate_draws_label_text():
-    pred = fercsv.prediction.FacePrediction((10, 40, 80, 80), "happy", 0.87, {"happy": 0.87})
+    pred = fercsv.serve.predict.FacePrediction((10, 40, 80, 80), "happy", 0.87, {"happy": 0.87})
     img = annotate(np.zeros((150, 150), np.uint8), [pred])
     assert img.shape == (150, 150, 3)
     assert img[40, 10:90].any() and img[20:40, 10:60].any()  # box edge and label background
@@ -74,7 +74,7 @@ def test_video_prediction_and_frames(tiny_run, astronaut_bgr, tmp_path):
     frame = cv2.resize(astronaut_bgr, (320, 320))
     frames = [frame] * 8 + [np.full_like(frame, 40)] * 2
     write_video(tmp_path / "clip.mp4", frames)
-    from fercsv.video import aggregate, predict_video
+    from fercsv.serve.video import aggregate, predict_video
 
     result = predict_video(tiny_run, tmp_path / "clip.mp4", tmp_path / "out", aggregate_by="mean")
     assert result.frames == 10 and result.frames_with_face == 8
@@ -90,7 +90,7 @@ def test_video_prediction_and_frames(tiny_run, astronaut_bgr, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "video emotion:" in r.stdout and "second half" in r.stdout
     # aggregation rules on hand-made predictions
-    P = fercsv.prediction.FacePrediction
+    P = fercsv.serve.predict.FacePrediction
     seq = [P(None, "neutral", 0.9, {"neutral": 0.9, "happy": 0.1})] * 3 + \
         [P(None, "happy", 0.6, {"neutral": 0.4, "happy": 0.6})] * 2
     assert aggregate(seq, ["neutral", "happy"], method="vote")[0] == "neutral"
@@ -122,7 +122,7 @@ def _photo_tree(root, astronaut_bgr):
 
 
 def test_batch_over_folder_and_glob_carries_on_and_mirrors_the_tree(tiny_run, astronaut_bgr, tmp_path):
-    from fercsv.prediction import predict_paths
+    from fercsv.serve.batch import predict_paths
 
     photos = _photo_tree(tmp_path, astronaut_bgr)
     cv2.imwrite(str(tmp_path / "x.jpg"), astronaut_bgr)  # a loose file whose name collides with the tree's
@@ -146,7 +146,7 @@ def test_batch_over_folder_and_glob_carries_on_and_mirrors_the_tree(tiny_run, as
 
 
 def test_batch_writes_as_it_goes_and_resumes(tiny_run, astronaut_bgr, tmp_path):
-    from fercsv.prediction import predict_paths
+    from fercsv.serve.batch import predict_paths
 
     photos = _photo_tree(tmp_path, astronaut_bgr)
     seen = []
@@ -205,7 +205,7 @@ def test_onnx_prediction_needs_no_tensorflow(tiny_run, astronaut_bgr, tmp_path):
 
 def test_one_input_contract_for_every_runtime(tiny_run, tmp_path):
     from fercsv.export import export_onnx, export_tflite
-    from fercsv.runtimes import to_input
+    from fercsv.runtime.contract import to_input
 
     export_onnx(tiny_run, tmp_path / "nchw.onnx", nchw=True)
     export_tflite(tiny_run, tmp_path / "m.tflite")

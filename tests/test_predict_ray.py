@@ -13,8 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
-from fercsv.engines import COLUMNS, journal_path, predict_table
-from fercsv.prediction import expand_inputs, predict_paths
+from fercsv.serve.engines import COLUMNS, journal_path, predict_table
+from fercsv.serve.inputs import expand_inputs
+from fercsv.serve.batch import predict_paths
 from fercsv.runtime.shipped import pretrained_path
 from helpers import blocking, command_lines, ray_head, run_cli, write_video
 
@@ -177,7 +178,7 @@ def test_missing_ray_or_pyarrow_is_one_line_naming_the_extra(collection, tmp_pat
     assert not list(tmp_path.glob("*.parquet")) and not (tmp_path / "r.csv").exists()
     r = run_cli("predict", collection, "--out", tmp_path / "t.csv", env=env)
     assert r.returncode == 0 and (tmp_path / "t.csv").is_file(), r.stderr
-    script = blocking(["ray", "pyarrow"], "import fercsv, fercsv.engines, fercsv.prediction; print(sorted(m for m "
+    script = blocking(["ray", "pyarrow"], "import fercsv, fercsv.serve.engines, fercsv.serve.batch; print(sorted(m for m "
                                            "in sys.modules if m.split('.')[0] in ('ray', 'pyarrow')))")
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr

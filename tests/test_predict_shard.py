@@ -2,7 +2,7 @@
 import pytest
 
 from fercsv.cli import main
-from fercsv.prediction import expand_inputs
+from fercsv.serve.inputs import expand_inputs
 from helpers import run_cli
 from test_predict_ray import collection  # noqa: F401 - the fixture: photos, a blank, a corrupt file, a video
 

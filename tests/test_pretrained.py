@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fercsv
-from fercsv.faces import crop_face, detect_faces
+from fercsv.vision.faces import crop_face, detect_faces
 from fercsv import pretrained
 from fercsv.runtime.shipped import DEFAULT_PRETRAINED, PRETRAINED, model_card, pretrained_path
 
@@ -67,7 +67,7 @@ def test_prediction_with_a_shipped_model_never_imports_tensorflow(tmp_path, astr
                     raise ImportError(f"blocked: {{name}}")
         sys.meta_path.insert(0, Block())
         import cv2, numpy as np, fercsv
-        from fercsv.faces import crop_face, detect_faces
+        from fercsv.vision.faces import crop_face, detect_faces
         model = fercsv.pretrained()
         img = cv2.imread({str(photo)!r})
         face = crop_face(img, detect_faces(img)[0])

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import fercsv
-from fercsv.evaluation import TTA_MODES, tta_views
+from fercsv.training.evaluation import TTA_MODES, tta_views
 
 pytestmark = pytest.mark.tensorflow
 
@@ -19,7 +19,7 @@ def _batches(ds, n=3):
 
 
 def test_mixup_blends_each_batch_with_its_reverse():
-    from fercsv.pipeline import train_dataset
+    from fercsv.training.pipeline import train_dataset
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (64, 48, 48), dtype=np.uint8)
@@ -40,7 +40,7 @@ def test_mixup_blends_each_batch_with_its_reverse():
 
 
 def test_random_erasing_blanks_one_rectangle():
-    from fercsv.pipeline import augmenter
+    from fercsv.training.pipeline import augmenter
 
     aug = augmenter(flip=False, rotation=0, zoom=0, shift=0, brightness=0, contrast=0, erasing=1.0, seed=3)
     x = np.full((8, 48, 48, 1), 0.5, np.float32)
@@ -95,7 +95,7 @@ def test_sgd_mixup_erasing_run_is_recorded_and_resumable_settings(tmp_path, synt
 
 def _val_loss(model, ds):
     """The validation loss as ``fit`` reports it: PublicTest, one-hot targets, batches of 256."""
-    from fercsv.pipeline import eval_dataset
+    from fercsv.training.pipeline import eval_dataset
     import tensorflow as tf
 
     val = ds.subset(ds.usage == "PublicTest")
@@ -108,7 +108,7 @@ def test_weight_average_is_what_validation_scores_and_best_keeps(synth_csv, tmp_
     average, best.keras holds it, and last.keras keeps the trained weights plus the average to
     resume from."""
     import keras
-    from fercsv.trainer import averaged_weights
+    from fercsv.training.trainer import averaged_weights
 
     ds = fercsv.read_csv(synth_csv)
     run = tmp_path / "ema"

@@ -13,7 +13,7 @@ import pytest
 
 import fercsv
 from fercsv import BadInputError, FercsvError
-from fercsv.sweeps import LOGS, PRIVATE_NAME, TRIALS, check_grid, plan
+from fercsv.training.sweeps import LOGS, PRIVATE_NAME, TRIALS, check_grid, plan
 
 from helpers import free_port, ray_head, run_cli
 
@@ -104,7 +104,7 @@ def test_an_unreachable_cluster_is_one_line_and_writes_nothing(tmp_path, tiny_cs
 
 
 def test_sweep_modules_import_no_ray_or_tensorflow():
-    code = ("import sys, fercsv, fercsv.sweeps, fercsv.cli_scale\n"
+    code = ("import sys, fercsv, fercsv.training.sweeps, fercsv.cli.sweep\n"
             "assert callable(fercsv.sweep)\n"
             "print(sorted(m for m in ('ray', 'tensorflow', 'matplotlib', 'pyarrow') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -121,7 +121,7 @@ def test_trial_names_do_not_depend_on_the_order_given():
 def test_heatmap_and_bars(tmp_path):
     from PIL import Image
 
-    from fercsv.plots import plot_sweep
+    from fercsv.training.plots import plot_sweep
 
     rows = [{"batch_size": b, "epochs": e, "lr": lr, "best_publictest": 0.5 + 0.01 * i}
             for i, (b, e, lr) in enumerate((b, e, lr) for b in ("32", "64") for e in ("1", "2", "3")

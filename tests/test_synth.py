@@ -1,7 +1,8 @@
 import numpy as np
 
-from fercsv import read_csv, synth_dataset
-from fercsv.synth import synth
+from fercsv import read_csv
+from fercsv import synth_dataset
+from fercsv.data.synth import synth
 from helpers import run_cli
 
 

@@ -10,8 +10,8 @@ pa = pytest.importorskip("pyarrow")
 pd = pytest.importorskip("pandas")
 pq = pytest.importorskip("pyarrow.parquet")
 
-from fercsv.errors import BadInputError  # noqa: E402
-from fercsv.tables import ParquetWriter, read_schema, read_table, write_table  # noqa: E402
+from fercsv.core.errors import BadInputError  # noqa: E402
+from fercsv.data.tables import ParquetWriter, read_schema, read_table, write_table  # noqa: E402
 
 SCHEMA = {"source": "string", "frame": "int64", "time": "float64", "box": "list<int32>",
           "label": "string", "happy": "float32", "sad": "float32"}
@@ -114,8 +114,8 @@ def test_bad_options_and_files(tmp_path):
 
 def test_without_pyarrow_one_line_names_the_extra(tmp_path):
     code = ("import sys; sys.modules['pyarrow'] = None\n"  # as if pyarrow were not installed
-            "import fercsv, fercsv.tables\n"
-            "try:\n    fercsv.tables.write_table(sys.argv[1], {'a': [1]})\n"
+            "import fercsv, fercsv.data.tables\n"
+            "try:\n    fercsv.data.tables.write_table(sys.argv[1], {'a': [1]})\n"
             "except fercsv.MissingDependencyError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "t.parquet")], capture_output=True,
                          text=True, timeout=120)

@@ -1,7 +1,7 @@
 """The IoU tracker keeps one id per face while it moves, and lets ids go after a long absence."""
 import pytest
 
-from fercsv.tracking import IoUTracker, iou
+from fercsv.vision.tracking import IoUTracker, iou
 
 
 def test_iou_of_known_boxes():

@@ -170,10 +170,10 @@ def test_fit_diagnosis_in_result_and_done_json(tiny_run):
     done = json.loads((tiny_run / "done.json").read_text())
     assert done["fit"].split(":")[0] in ("over-fits", "under-fits", "fits")
     assert done["gap"] == pytest.approx(done["train_accuracy"] - done["best_val_accuracy"])
-    result = fercsv.trainer.TrainResult(**{k: v for k, v in done.items() if k != "gap"})
+    result = fercsv.training.trainer.TrainResult(**{k: v for k, v in done.items() if k != "gap"})
     assert "points to validation" in str(result) and done["fit"] in str(result)
-    assert fercsv.trainer.diagnose_fit([{"accuracy": 0.5, "val_accuracy": 0.48}] * 3, 3, 3).startswith("under")
-    assert fercsv.trainer.diagnose_fit([{"accuracy": 0.95, "val_accuracy": 0.6}] * 3, 1, 3).startswith("over")
+    assert fercsv.training.trainer.diagnose_fit([{"accuracy": 0.5, "val_accuracy": 0.48}] * 3, 3, 3).startswith("under")
+    assert fercsv.training.trainer.diagnose_fit([{"accuracy": 0.95, "val_accuracy": 0.6}] * 3, 1, 3).startswith("over")
 
 
 def test_validation_split_made_when_missing(tmp_path):
@@ -217,7 +217,7 @@ def test_cli_train_and_evaluate(synth_csv, tmp_path):
 
 
 def test_tpu_advertised_by_the_runtime_is_noticed(monkeypatch):
-    from fercsv.tfutil import advertised_tpu, check_precision
+    from fercsv.runtime.tfutil import advertised_tpu, check_precision
 
     for var in ("COLAB_TPU_ADDR", "TPU_NAME", "TPU_ACCELERATOR_TYPE"):
         monkeypatch.delenv(var, raising=False)

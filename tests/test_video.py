@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 import fercsv
-from fercsv.video import predict_video, video_info
+from fercsv.serve.video import predict_video
+from fercsv.vision.frames import video_info
 from helpers import write_video
 
 #: Photo-grade detection: the faces in this clip are small for the 320 px video preset.
