@@ -51,14 +51,6 @@ _NAMESPACES = {"colab": "fercsv.serve.colab", "environment": "fercsv.serve.envir
                                                          "serve", "export", "cli")}}
 
 
-# While the move lands: the old flat modules named like a function (fercsv.synth...) are registered
-# under their old names now, so importing them later cannot replace the function on the package.
-import sys as _sys  # noqa: E402
-
-for _old in ("concat", "convert", "info", "split", "synth"):
-    _sys.modules.setdefault(f"fercsv.{_old}", import_module(f"fercsv.data.{_old}"))
-
-
 def __getattr__(name):
     if name in _LAZY:
         module, _, attribute = _LAZY[name].partition(":")

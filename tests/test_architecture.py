@@ -99,6 +99,14 @@ def test_no_module_imports_the_package_root(graph):
     assert sorted(m for m, targets in edges.items() if "fercsv" in targets) == []
 
 
+def test_every_module_lives_in_one_floor(graph):
+    """The root holds only __init__ and __main__; every other module sits in exactly one floor."""
+    stray = sorted(m for m in graph.modules if m.count(".") == 1 and m.split(".")[1] not in FLOORS
+                   and m not in ("fercsv.__main__",))
+    assert stray == []
+    assert sorted(p.name for p in (ROOT / "fercsv").glob("*.py")) == ["__init__.py", "__main__.py"]
+
+
 def test_import_fercsv_needs_no_tensorflow():
     code = ("import sys, fercsv; fercsv.read_csv; fercsv.pretrained; "
             "assert not any(m.split('.')[0] in ('tensorflow', 'keras', 'matplotlib', 'tf2onnx') "

@@ -2,7 +2,7 @@
 
 The joined file has the bytes a single run would have written: CSV parts give their header
 once and their rows as they are; Parquet parts are rewritten with the settings they were
-written with (:mod:`fercsv.tables`). Inputs are all checked before anything is written.
+written with (:mod:`fercsv.data.tables`). Inputs are all checked before anything is written.
 """
 from __future__ import annotations
 

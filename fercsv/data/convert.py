@@ -135,7 +135,7 @@ def iter_folder(src, *, size=48, equalize=False, shuffle=False, seed=0, workers=
 
     ``encoded`` is ``pixels.encode(images)``, computed in the worker threads.
     Skipped and ignored files go into ``report`` (a :class:`ConvertReport`). A ``shard``
-    (:class:`~fercsv.shards.Shard`) keeps its block of the rows, taken after the shuffle.
+    (:class:`~fercsv.data.shards.Shard`) keeps its block of the rows, taken after the shuffle.
     """
     entries, ignored = found or discover(src)
     if report is not None:
@@ -357,7 +357,7 @@ def convert(src, dst, **options):
 
     With ``ferplus=VOTES.csv`` (and ``ferplus_mode``) a FER-2013 CSV becomes a FER+ CSV.
     An option that does not apply to the chosen direction is refused (unless left at its default).
-    ``shard="K/N"`` (every direction) does the K-th of N parts; see :mod:`fercsv.shards`.
+    ``shard="K/N"`` (every direction) does the K-th of N parts; see :mod:`fercsv.data.shards`.
 
     >>> import tempfile
     >>> convert(tempfile.mkdtemp(), "out.csv", size=0)

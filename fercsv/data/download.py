@@ -41,7 +41,7 @@ def download(url_or_id, dest=None, *, md5=None, sha256=None, quiet=False, folder
     """Download a file (or a Drive folder with ``folder=True``) to ``dest``; return its path.
 
     ``url_or_id``: a Google Drive share link or file ID, any http(s) URL, or
-    ``kaggle:OWNER/DATASET`` (the dataset's zip, see :mod:`fercsv.kaggle`).
+    ``kaggle:OWNER/DATASET`` (the dataset's zip, see :mod:`fercsv.data.kaggle`).
     An existing ``dest`` is reused (cache) unless ``force``; with a checksum it
     must match, else it is fetched again. A download that does not match its
     checksum is deleted and reported. ``dest`` may be a folder.

@@ -159,7 +159,7 @@ def ferplus_csv(src, votes, dst, *, mode: str = "majority", label_format: str = 
 
     Returns a ConvertReport whose ``dropped`` counts the rows left out by reason
     (unknown, not a face). ``dst`` appears only when complete. ``shard="K/N"`` keeps
-    the K-th of N blocks of the rows that have a FER+ label (see :mod:`fercsv.shards`).
+    the K-th of N blocks of the rows that have a FER+ label (see :mod:`fercsv.data.shards`).
 
     >>> ferplus_csv("fer2013.csv", "fer2013new.csv", "ferplus.csv", mode="probability")  # doctest: +SKIP
     """

@@ -347,7 +347,7 @@ def _write_labels_next_to(path, label_names):
 
 
 def tflite_predict(path, x):
-    """Run a TFLite model on (N, H, W, 1) float32 images (the TFLite runtime of :mod:`fercsv.modelio`)."""
+    """Run a TFLite model on (N, H, W, 1) float32 images (the TFLite runtime of :mod:`fercsv.runtime.loading`)."""
     from ..runtime.loading import TFLiteModel
 
     return TFLiteModel(path).predict(x)

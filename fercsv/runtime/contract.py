@@ -6,7 +6,7 @@ A model takes grayscale faces as float32 in [0, 1] (uint8 divided by 255), NHWC
 that turns images into that input. Each runtime is a :class:`Runtime`; this module
 holds the ONNX one and imports only numpy and onnxruntime, so ``pip install
 "fercsv[predict]"`` predicts with an ONNX model and no TensorFlow. The Keras and
-TFLite runtimes live in :mod:`fercsv.modelio`.
+TFLite runtimes live in :mod:`fercsv.runtime.loading`.
 """
 import json
 from pathlib import Path

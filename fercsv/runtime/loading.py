@@ -1,6 +1,6 @@
 """Load a model by what the user has: a RUN_DIR, a .keras/.onnx/.tflite file, a pretrained name.
 
-Every loaded model is a :class:`~fercsv.runtimes.Runtime` with ``predict(faces)``;
+Every loaded model is a :class:`~fercsv.runtime.contract.Runtime` with ``predict(faces)``;
 prediction code never asks which runtime sits underneath. ONNX needs only
 onnxruntime; the Keras and TFLite runtimes here import TensorFlow when loaded.
 """
@@ -121,7 +121,7 @@ def load_model(model=None, *, label_names=None) -> Runtime:
     """Load a model: a RUN_DIR, a .keras/.onnx/.tflite file, a pretrained name (``"fer2013"``,
     ``"pretrained:ferplus"``), an in-memory Keras model, or None for the default pretrained model.
 
-    Returns a :class:`~fercsv.runtimes.Runtime` (``predict``, ``label_names``, ``input_shape``).
+    Returns a :class:`~fercsv.runtime.contract.Runtime` (``predict``, ``label_names``, ``input_shape``).
 
     >>> load_model("no/such/run")
     Traceback (most recent call last):

@@ -4,7 +4,7 @@ It runs wherever a browser does (a laptop, a headless server seen through a tunn
 cell, Colab), needs only onnxruntime for the shipped or an ONNX model, and imports TensorFlow
 only when given a Keras model. Install with ``pip install "fercsv[app]"``.
 
->>> from fercsv.app import launch
+>>> from fercsv import launch_app as launch
 >>> launch()                            # doctest: +SKIP
 >>> launch("run/", inline=True)         # doctest: +SKIP
 """

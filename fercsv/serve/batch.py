@@ -127,14 +127,14 @@ def predict_paths(inputs: list, *, model=None, out_dir: str | Path | None = None
     """Predict every image and video among ``inputs`` (files, folders walked recursively, globs).
 
     When ``out_dir`` ends in .parquet or .csv, ``engine`` is not ``"local"`` or a ``shard`` is given,
-    the output is one face table (``fercsv.engines.predict_table``, which also takes ``workers``,
+    the output is one face table (``fercsv.predict_table``, which also takes ``workers``,
     ``address`` and ``batch_size``; default ``predictions.parquet``, ``predictions-K-of-N.parquet``
     for a shard): one row per face, the same from every engine. ``shard="K/N"`` keeps the K-th of
     N contiguous blocks of the inputs; ``fercsv concat`` joins the shards' tables into a single run's.
 
     Otherwise (default ``predictions``) it writes into the folder ``out_dir``: an annotated PNG per
     image mirroring the input tree (``photos/a/x.jpg`` -> ``out_dir/photos/a/x_pred.png``, made
-    unique when names collide), a folder per video (``fercsv.video.predict_video``), and
+    unique when names collide), a folder per video (``fercsv.predict_video``), and
     ``predictions.csv`` with one row per face, appended and flushed as each file is
     done (``predictions.json`` at the end). Unreadable files are skipped and listed;
     ``resume=True`` skips files already in ``predictions.csv``. ``model`` as for

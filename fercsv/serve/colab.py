@@ -123,7 +123,7 @@ def webcam_emotions(model=None, *, max_frames=None, max_seconds=None, **predict_
     detects and predicts in Python, and sends back a transparent overlay PNG.
 
     ``model``: a RUN_DIR, model file or loaded model; ``None`` uses the shipped
-    pretrained model (:func:`fercsv.pretrained.pretrained`). Stops when the user
+    pretrained model (:func:`fercsv.pretrained`). Stops when the user
     clicks Stop (or the video), after ``max_frames`` frames or ``max_seconds``
     seconds. Returns a :class:`StreamReport` (frames per second).
 
@@ -197,7 +197,7 @@ def face_model(trained=None, *, trained_on_real_data=False):
     """The model to show on real faces (photos, webcam), and a line saying which one it is.
 
     ``trained`` is used when it learnt from real faces; otherwise the shipped pretrained model
-    (:func:`fercsv.pretrained.pretrained`); when this install has none, ``trained`` with a plain
+    (:func:`fercsv.pretrained`); when this install has none, ``trained`` with a plain
     warning that a model trained on synthetic faces cannot read real ones.
 
     >>> model, note = fercsv.colab.face_model(RUN, trained_on_real_data=False)   # doctest: +SKIP

@@ -127,7 +127,7 @@ def predict_video(model, path, out_dir, *, aggregate_by="vote", second_half=Fals
     people seen on fewer than ``min_track_frames`` frames are left out of that list.
     The video-level ``label`` aggregates the largest face of each frame. ``plot=None``
     draws the timeline when matplotlib is installed (``True`` requires it).
-    ``options`` go to :func:`fercsv.prediction.predict` (``detect``, ``equalize``...).
+    ``options`` go to :func:`fercsv.predict` (``detect``, ``equalize``...).
     """
     from ..vision.faces import VIDEO_OPTIONS
     from ..runtime.loading import load_model

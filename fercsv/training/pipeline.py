@@ -38,7 +38,7 @@ def augmenter(*, seed=0, flip=True, rotation=10.0, zoom=0.1, shift=0.1, brightne
 
 
 def _scale(tf, images):
-    # The model input contract of fercsv.runtimes.to_input, in the graph.
+    # The model input contract of fercsv.runtime.contract.to_input, in the graph.
     return tf.cast(images, tf.float32) / INPUT_SCALE
 
 
