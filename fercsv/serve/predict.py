@@ -6,30 +6,39 @@ folders, globs and videos are :func:`fercsv.serve.batch.predict_paths`.
 """
 from __future__ import annotations
 
+import glob
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ..core.errors import BadImageError
+from ..core.errors import BadImageError, BadInputError
 from ..runtime.contract import to_input
 from ..runtime.loading import load_model
 from ..vision.faces import crop_face, detect_faces
-from ..vision.images import read_color, resize, to_gray
+from ..vision.images import is_image_name, read_color, resize, to_gray
 
 
 @dataclass
 class FacePrediction:
-    """One face: its box ``(x, y, w, h)`` (None for a whole-image prediction), label, scores."""
+    """One face: its box ``(x, y, w, h)`` (None for a whole-image prediction), label, scores.
+
+    ``source`` is the file the face came from, when the input was a file.
+    """
 
     box: tuple
     label: str
     score: float
     probabilities: dict
+    source: str | None = None
 
     def to_dict(self):
         return asdict(self)
+
+
+#: How many faces go through the model in one call.
+BATCH_SIZE = 256
 
 
 def _faces_of(image, *, detect, size, equalize, color_order, detect_options):
@@ -42,39 +51,109 @@ def _faces_of(image, *, detect, size, equalize, color_order, detect_options):
                    for b in boxes]
 
 
-def predict(model, image, *, detect: bool = True, color_order: str = "BGR", equalize: bool = False,
+def _is_path(x) -> bool:
+    return isinstance(x, (str, Path))
+
+
+def _expand_path(text):
+    """A file as itself; a folder or a glob as its image files, sorted (folders walked recursively)."""
+    path = Path(text)
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = sorted(f for f in path.rglob("*") if f.is_file() and is_image_name(f.name))
+        if not files:
+            raise BadInputError(f"{path}: the folder holds no images; give image files or another folder")
+        return files
+    if glob.has_magic(str(text)):
+        files = sorted(Path(f) for f in glob.glob(str(text), recursive=True) if is_image_name(f))
+        if not files:
+            raise BadInputError(f"{text}: no image file matches this pattern")
+        return files
+    raise BadInputError(f"{path}: no such file or folder")
+
+
+def _inputs(images) -> tuple:
+    """``([(source, path_or_array)], many)``: the inputs in order; a list, batch, folder or glob spreads."""
+    if isinstance(images, (list, tuple)):
+        if not images:
+            raise BadInputError("predict: the list of images is empty; give at least one image")
+        items = []
+        for item in images:
+            items += [(str(p), p) for p in _expand_path(item)] if _is_path(item) else [(None, item)]
+        return items, True
+    if _is_path(images):
+        return [(str(p), p) for p in _expand_path(images)], not Path(images).is_file()
+    x = np.asarray(images)
+    if x.ndim == 4 or (x.ndim == 3 and x.shape[-1] not in (1, 3, 4)):
+        return [(None, face) for face in x], True  # an (N, H, W[, C]) batch
+    return [(None, x)], False  # one (H, W) or (H, W, C) image
+
+
+def predict(model, images, *, detect: bool = True, color_order: str = "BGR", equalize: bool = False,
             max_faces: int | None = None, **detect_options) -> list:
-    """Predict the emotion of every face in ``image``.
+    """Predict the emotion of the faces in one image, or in each of many.
 
-    ``image`` is a file path, or an array: grayscale, BGR (OpenCV) or RGB
-    (``color_order="RGB"``), any size; ``detect=False`` treats it as one
-    already-cropped face. ``model`` is a RUN_DIR, a .keras/.onnx file, a Keras
-    model or a loaded model (load once with ``fercsv.load_model`` for speed).
+    ``images`` is one image (a file path, or an array: grey ``(H, W)``, BGR (OpenCV) or RGB
+    with ``color_order="RGB"``, any size), or many: a list of paths and arrays, an
+    ``(N, H, W[, C])`` batch, a glob (``"photos/*.jpg"``) or a folder. ``model`` is a RUN_DIR,
+    a .keras/.onnx file, a pretrained name, a Keras model or a loaded model (load once with
+    ``fercsv.load_model`` or ``fercsv.pretrained`` for speed).
 
-    >>> fercsv.predict("run", "photo.jpg")[0].label               # doctest: +SKIP
-    'happy'
+    Returns, for one image, a list of :class:`FacePrediction`, one per face found (largest first),
+    and for many, one such list per input, in order. With ``detect=False`` every input is taken
+    as an already-cropped face, and many inputs give one :class:`FacePrediction` each. All faces
+    go through the model together, in batches of ``BATCH_SIZE``.
+
+    >>> import fercsv
+    >>> faces = fercsv.synth_dataset(per_class=2, seed=0).images          # (42, 48, 48) uint8
+    >>> predictions = fercsv.predict("fer2013", list(faces), detect=False)
+    >>> len(predictions), predictions[0].label in fercsv.FER2013_LABELS
+    (42, True)
+    >>> len(fercsv.predict("fer2013", faces, detect=False)) == len(faces)   # the same as a batch
+    True
     """
     loaded = load_model(model)
-    if isinstance(image, (str, Path)):
-        image, color_order = read_color(image), "BGR"
-    image = np.asarray(image)
-    if image.size == 0:
-        raise BadImageError("empty image array")
+    items, many = _inputs(images)
     size = loaded.input_shape[0]
-    boxes, crops = _faces_of(image, detect=detect, size=size, equalize=equalize,
-                             color_order=color_order, detect_options=detect_options)
-    if max_faces:
-        boxes, crops = boxes[:max_faces], crops[:max_faces]
-    if not crops:
-        return []
-    probs = loaded.predict(to_input(np.stack(crops)))
-    out = []
-    for box, p in zip(boxes, probs):
-        k = int(np.argmax(p))
-        out.append(FacePrediction(None if box is None else tuple(int(v) for v in box),
-                                  loaded.label_names[k], float(p[k]),
-                                  {n: float(v) for n, v in zip(loaded.label_names, p)}))
-    return out
+    found = []  # (source, boxes) per input
+    crops = []
+    for i, (source, image) in enumerate(items):
+        where = source or (f"image {i}" if many else "image")
+        try:
+            order = color_order
+            if _is_path(image):
+                image, order = read_color(image), "BGR"
+            image = np.asarray(image)
+            if image.size == 0:
+                raise BadImageError("empty image array")
+            boxes, faces = _faces_of(image, detect=detect, size=size, equalize=equalize,
+                                     color_order=order, detect_options=detect_options)
+        except BadImageError as exc:
+            if not many:
+                raise
+            raise BadImageError(f"{where}: {exc}; every input must be an image (H, W), (H, W, C) or a "
+                                "file", path=source) from None
+        if max_faces:
+            boxes, faces = boxes[:max_faces], faces[:max_faces]
+        found.append((source, boxes))
+        crops += faces
+    probs = np.concatenate([loaded.predict(to_input(np.stack(crops[k:k + BATCH_SIZE])))
+                            for k in range(0, len(crops), BATCH_SIZE)]) if crops else np.zeros((0, 0))
+    results, k = [], 0
+    for source, boxes in found:
+        faces = []
+        for box in boxes:
+            p = probs[k]
+            k += 1
+            best = int(np.argmax(p))
+            faces.append(FacePrediction(None if box is None else tuple(int(v) for v in box),
+                                        loaded.label_names[best], float(p[best]),
+                                        {n: float(v) for n, v in zip(loaded.label_names, p)}, source))
+        results.append(faces)
+    if not many:
+        return results[0]
+    return [faces[0] for faces in results] if not detect else results
 
 
 def annotate(image, predictions, *, color=(0, 200, 0), color_order="BGR"):
