@@ -34,12 +34,12 @@ print(json.dumps([time.perf_counter() - t, peak_mb() - before]))
 
 JOINS = {
     "csv": {
-        "fercsv": ("import fercsv", "fercsv.concat(OUT, PARTS)"),
+        "fercsv": ("import fercsv", "fercsv.concat(PARTS, OUT)"),
         "naive": ("import pandas as pd",
                   "pd.concat([pd.read_csv(p) for p in PARTS]).to_csv(OUT, index=False)"),
     },
     "parquet": {  # pyarrow imported before the peak is reset, as for the naive way
-        "fercsv": ("import fercsv, pyarrow.parquet", "fercsv.concat(OUT, PARTS)"),
+        "fercsv": ("import fercsv, pyarrow.parquet", "fercsv.concat(PARTS, OUT)"),
         "naive": ("import pyarrow as pa, pyarrow.parquet as pq",
                   "pq.write_table(pa.concat_tables([pq.read_table(p) for p in PARTS]), OUT)"),
     },

@@ -96,10 +96,13 @@ def test_every_verb_has_help_defaults_and_an_example():
             if action.dest in ("help",) or action.__class__.__name__ == "_SubParsersAction":
                 continue
             assert action.help and action.help.strip(), f"{name} {action.dest} has no help"
-            assert action.help.count("(default:") <= 1, f"{name} {action.dest}: {action.help}"
+            assert action.help.count("default:") <= 1, f"{name} {action.dest}: {action.help}"
+            if action.option_strings:  # every option says what leaving it out means
+                assert "default:" in action.help or "(required)" in action.help, f"{name} {action.dest}"
         text = sub.format_help()
         assert "(default: None)" not in text and "(default: False)" not in text, name
     train = dict(verbs)["train"].format_help()
+    assert "--out RUN_DIR" in train and "(required)" in train and "--restart" in train and "(default: off)" in train
     for flag, default in (("--epochs N", "40"), ("--batch-size N", "64"), ("--lr X", "0.001"),
                           ("--model MODEL", "fercnn")):
         line = next(line for line in train.splitlines() if line.strip().startswith(flag))

@@ -26,7 +26,7 @@ def test_shards_joined_are_the_single_run(collection, tmp_path, suffix, n):  # n
         sources = set(read(part)["source"])
         block = set(order[k * len(order) // n:(k + 1) * len(order) // n])
         assert sources <= block
-    r = run_cli("concat", tmp_path / f"joined{suffix}", tmp_path / f"part-*{suffix}")
+    r = run_cli("concat", tmp_path / f"part-*{suffix}", tmp_path / f"joined{suffix}")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / f"joined{suffix}").read_bytes() == single.read_bytes()
     assert len(read(single)) == sum(len(read(p)) for p in parts) > 0

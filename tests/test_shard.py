@@ -36,7 +36,7 @@ def test_folder_shards_joined_are_the_single_run(tmp_path, faces, n, extra):
     assert main(["convert", str(faces), str(single), "--quiet", *extra]) == 0
     parts = shard_outputs(faces, tmp_path, n, *extra)
     joined = tmp_path / "joined.csv"
-    report = fercsv.concat(joined, [str(tmp_path / "part-*.csv")])
+    report = fercsv.concat([str(tmp_path / "part-*.csv")], joined)
     assert report.sources == [str(p) for p in parts]  # natural order: part-10 after part-9
     assert joined.read_bytes() == single.read_bytes()
     assert report.rows == 15 == len(fercsv.read_csv(single))
@@ -59,9 +59,9 @@ def test_gzip_shards_of_an_archive_join_to_the_single_run(tmp_path, faces):
         assert report.shard == f"{k}/3" and f"(shard {k}/3)" in str(report)
         skipped += report.skipped
     assert skipped == [(f"{archive}/faces/train/happy/broken.png", "cannot decode image")]  # one shard's
-    fercsv.concat(tmp_path / "joined.csv.gz", parts)
+    fercsv.concat(parts, tmp_path / "joined.csv.gz")
     assert (tmp_path / "joined.csv.gz").read_bytes() == single.read_bytes()  # the gzip stream too
-    fercsv.concat(tmp_path / "joined.csv", parts)
+    fercsv.concat(parts, tmp_path / "joined.csv")
     assert fercsv.read_csv(tmp_path / "joined.csv").images.tolist() == fercsv.read_csv(single).images.tolist()
 
 
@@ -90,7 +90,7 @@ def test_ferplus_shards_join_to_the_single_run(tmp_path):
     vfile = _votes_file(tmp_path / "fer2013new.csv", votes, ds.usage)
     fercsv.convert(src, tmp_path / "single.csv", ferplus=vfile, ferplus_mode="probability")
     parts = shard_outputs(src, tmp_path, 4, "--ferplus", str(vfile), "--ferplus-mode", "probability")
-    assert main(["concat", str(tmp_path / "joined.csv"), *map(str, parts)]) == 0
+    assert main(["concat", *map(str, parts), str(tmp_path / "joined.csv")]) == 0
     assert (tmp_path / "joined.csv").read_bytes() == (tmp_path / "single.csv").read_bytes()
 
 

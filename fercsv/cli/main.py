@@ -63,12 +63,21 @@ def option(p, *flags, help, library=None, param=None, **kw):
         help += " [" + "|".join("none" if c is None else str(c) for c in kw["choices"]) + "]"
     if "metavar" not in kw and kw.get("type") in (int, positive_int, float, fraction):
         kw["metavar"] = "N" if kw["type"] in (int, positive_int) else "X"
-    if library is not None:
-        default = default_of(library, dest)
-        if default is not inspect.Parameter.empty and kw.get("action") is None:
-            shown = "none" if default is None else default
-            help += f" (default: {shown})"
+    if flags[0].startswith("-") and "default:" not in help:  # every option says what leaving it out means
+        help += f" ({_default_text(library, dest, kw)})"
     p.add_argument(*flags, help=help, **kw)
+
+
+def _default_text(library, dest, kw):
+    """``default: X`` from the library function (the only source of defaults), or what leaving it out means."""
+    if kw.get("required"):
+        return "required"
+    if kw.get("action") in ("store_true", "store_false", "store_const"):
+        return "default: off"
+    default = default_of(library, dest) if library is not None else inspect.Parameter.empty
+    if default is inspect.Parameter.empty:
+        default = kw.get("default")
+    return f"default: {'none' if default is None else default}"
 
 
 def given(a, *, drop=()):
@@ -195,11 +204,12 @@ def _register_core(sub):
     option(c, "--json", dest="cli_json", action="store_true", help="print the report as JSON")
 
     j = verb(sub, "concat", help="join shard outputs (CSV or Parquet) into one file, in the order given",
-             func=_cmd_concat, example="fercsv concat faces.csv 'parts/faces-*.csv'\n"
-                                       "fercsv concat predictions.parquet part-1.parquet part-2.parquet")
-    j.add_argument("dst", metavar="OUT", help="file to write (.gz to compress, .parquet for Parquet)")
+             func=_cmd_concat, example="fercsv concat 'parts/faces-*.csv' faces.csv\n"
+                                       "fercsv concat part-1.parquet part-2.parquet predictions.parquet")
     j.add_argument("sources", metavar="SHARD", nargs="+",
                    help="shard outputs in order; a quoted glob ('part-*.csv') sorts part-2 before part-10")
+    j.add_argument("dst", metavar="OUT", help="file to write, last as in convert (.gz to compress, .parquet for "
+                                              "Parquet)")
     option(j, "--json", dest="cli_json", action="store_true", help="print the report as JSON")
 
     i = verb(sub, "info", help="counts, blank images and duplicates of a CSV or folder", func=_cmd_info,
@@ -225,10 +235,11 @@ def _register_core(sub):
              example="fercsv balance faces.csv faces_balanced.csv --method oversample")
     b.add_argument("src", help="CSV to read")
     b.add_argument("dst", help="CSV to write")
-    how = b.add_mutually_exclusive_group(required=True)
-    how.add_argument("--method", choices=BALANCE_METHODS, help="drop rows of large classes or repeat small ones")
+    how = b.add_mutually_exclusive_group()
+    option(how, "--method", choices=BALANCE_METHODS, library=balance_csv,
+           help="drop rows of large classes or repeat small ones")
     for m in BALANCE_METHODS:
-        how.add_argument(f"--{m}", dest="method", action="store_const", const=m, help=f"same as --method {m}")
+        option(how, f"--{m}", dest="method", action="store_const", const=m, help=f"same as --method {m}")
     option(b, "--seed", type=int, library=balance_csv, help="random seed")
 
     y = verb(sub, "synth", help="write a synthetic facial-expression folder", func=_cmd_synth,

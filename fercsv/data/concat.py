@@ -116,8 +116,11 @@ def check_inputs(dst, paths) -> str:
     return kind
 
 
-def concat(dst, sources) -> ConcatReport:
+def concat(sources, dst) -> ConcatReport:
     """Join shard outputs ``sources`` (files or glob patterns) into ``dst``, in the order given.
+
+    The output comes last, as in every fercsv verb (``convert SRC DST``); the other order is
+    refused with a message saying which is which.
 
     CSV parts (plain or ``.gz``) must have the same header, written once; Parquet parts the same
     columns and types. Rows are streamed, so memory stays flat however large the parts are.
@@ -128,12 +131,13 @@ def concat(dst, sources) -> ConcatReport:
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> for k in (1, 2, 10):
     ...     _ = (d / f"part-{k}.csv").write_text(f"emotion,pixels,Usage\\n{k},0 0,Training\\n")
-    >>> str(concat(d / "all.csv", [str(d / "part-*.csv")]).rows)
+    >>> str(concat([str(d / "part-*.csv")], d / "all.csv").rows)
     '3'
     >>> (d / "all.csv").read_text().splitlines()[1:]
     ['1,0 0,Training', '2,0 0,Training', '10,0 0,Training']
     """
     start = time.perf_counter()
+    _check_order(sources, dst)
     paths = expand(sources)
     kind = check_inputs(dst, paths)
     report = ConcatReport(str(dst), [str(p) for p in paths], kind)
@@ -141,6 +145,17 @@ def concat(dst, sources) -> ConcatReport:
     report.rows = join(dst, paths)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _check_order(sources, dst):
+    """Refuse the output-first order (``concat(out, parts)``, ``fercsv concat OUT PART...``) in one line."""
+    parts = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
+    if isinstance(dst, (list, tuple)) or (parts and not os.path.lexists(str(parts[0]))
+                                          and not glob.has_magic(str(parts[0])) and os.path.lexists(str(dst))):
+        first = parts[0] if parts else sources
+        raise BadInputError(f"concat: the parts come first and the output last (fercsv concat PART... OUTPUT, "
+                            f"as in convert SRC DST); {str(first)!r} does not exist yet while {str(dst)!r} does, "
+                            "so the order looks reversed: put the output last")
 
 
 def _open_csv(path):
