@@ -143,13 +143,17 @@ def _live_server_function(model):
 
 
 def _live_html():
-    """The Live webcam tab: the camera's video, a canvas over it for boxes and labels, a status line."""
+    """The Live webcam tab: the camera's video, a canvas over it for boxes and labels, a status line.
+
+    The canvas is an image named after what it shows (``happy 92%``, ``no face found``, ``camera
+    off``), so the label drawn over a face can be read, not only seen."""
     from importlib import resources
 
     script = (resources.files("fercsv") / "js" / "app_live.js").read_text(encoding="utf-8")
     template = ('<div class="fercsv-live"><div id="fercsv-camera-message" role="alert"></div>'
                 '<button type="button" class="fercsv-start">Start camera</button><div class="fercsv-row">'
-                '<div class="fercsv-stage"><video muted playsinline></video><canvas></canvas></div>'
+                '<div class="fercsv-stage"><video muted playsinline></video>'
+                '<canvas role="img" aria-label="camera off"></canvas></div>'
                 '<div class="fercsv-side"><b>largest face</b><div class="fercsv-probs"></div></div></div>'
                 '<p class="fercsv-live-status" role="status">camera off</p></div>')
     css = ("#fercsv-camera-message{display:none;color:#b91c1c;font-weight:600;margin-bottom:8px}"
@@ -272,8 +276,10 @@ def build_app(model=None, *, title: str = "fercsv: emotions in the browser"):
         gr.Markdown(f"## {title}\nModel: `{Path(str(getattr(loaded, 'source', 'model'))).name}` "
                     f"({', '.join(loaded.label_names)})")
         with gr.Tab("Live webcam", id="live"):
-            gr.Markdown("Press **Start camera** and allow the camera: boxes and labels appear over the "
-                        "video, with the frames analysed per second.")
+            # Not the button's words in bold: a person (or a script) looking for "Start camera"
+            # would find these inert words above the button first, click them, and wait forever.
+            gr.Markdown("Start the camera with the button below and allow it: boxes and labels appear "
+                        "over the video, with the frames analysed per second.")
             gr.HTML(elem_id="live", server_functions=[_live_server_function(loaded)], **_live_html())
         with gr.Tab("Photo", id="photo"):
             with gr.Row():
