@@ -62,21 +62,48 @@ def test_mismatched_model_fails_verification(onnx_nhwc):
         verify_onnx(other, path)
 
 
-def test_mixed_precision_model_exports_in_float32(synth_csv, tmp_path):
+def test_bfloat16_model_exports_float32_files_checked_against_keras_float32(synth_csv, tmp_path):
+    """Issue 19: Keras runs a model trained in mixed_bfloat16 in bfloat16 (the policy is saved in
+    best.keras); ONNX and TFLite get float32 files, checked against a float32 forward pass of the
+    same weights to 1e-4, and the report names that reference and the training precision."""
+    from fercsv.runtime.loading import TFLiteModel
+
     run = tmp_path / "bf16"
     fercsv.train(synth_csv, run, epochs=1, batch_size=32, warmup_epochs=0, precision="bfloat16",
                  tta=False, verbose=0, out=lambda m: None)
     assert json.loads((run / "config.json").read_text())["precision"] == "mixed_bfloat16"
-    report = export_onnx(run, tmp_path / "bf16.onnx", data=synth_csv)
-    assert report.max_abs_diff <= 1e-4
-    elem = onnx.load(str(tmp_path / "bf16.onnx")).graph.input[0].type.tensor_type.elem_type
-    assert elem == onnx.TensorProto.FLOAT
+    trained = load_model(run).keras_model
+    assert "mixed_bfloat16" in {layer.dtype_policy.name for layer in trained.layers}
+    # The reference built here, not by fercsv.export: the same weights in a model built in float32.
+    float32 = fercsv.build_model("fercnn")
+    float32.set_weights(trained.get_weights())
+    faces = fercsv.read_csv(synth_csv).images[:64].astype(np.float32)[..., None] / 255.0
+    expected = float32.predict(faces, verbose=0)
+
+    onnx_path, tflite_path = tmp_path / "bf16.onnx", tmp_path / "bf16.tflite"
+    for report, path in ((export_onnx(run, onnx_path, data=synth_csv), onnx_path),
+                         (export_tflite(run, tflite_path, data=synth_csv), tflite_path)):
+        assert report.max_abs_diff <= 1e-4 and report.top1_agreement == 1.0 and report.n_checked == 64
+        assert (report.reference, report.trained_precision) == ("Keras float32", "mixed_bfloat16")
+        text = str(report)
+        assert f"max |{report.format} - Keras float32| = {report.max_abs_diff:.2e} on 64 faces from {synth_csv}" \
+            in text and "the model was trained in mixed_bfloat16" in text
+        assert "Keras mixed_bfloat16 vs Keras float32" in report.details
+        np.testing.assert_allclose(load_model(path).predict(faces), expected, atol=1e-4)
+    proto = onnx.load(str(onnx_path))  # float32 compute: no bfloat16/float16 weight or cast in the file
+    low = {onnx.TensorProto.BFLOAT16, onnx.TensorProto.FLOAT16}
+    assert not {t.data_type for t in proto.graph.initializer} & low
+    assert not [n for n in proto.graph.node if n.op_type == "Cast" and n.attribute[0].i in low]
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    dtypes = {d["dtype"].__name__ for d in TFLiteModel(tflite_path).interpreter.get_tensor_details()}
+    assert dtypes <= {"float32", "int32"}, dtypes
 
 
 def test_onnx_cli_and_bad_inputs(tiny_run, tmp_path):
     r = run_cli("export", "onnx", tiny_run, tmp_path / "m.onnx", "--opset", "13")
     assert r.returncode == 0, r.stderr
-    assert "max |diff|" in r.stdout and (tmp_path / "m.onnx").is_file()
+    assert "max |ONNX - Keras float32| = " in r.stdout and "trained in float32" in r.stdout
+    assert (tmp_path / "m.onnx").is_file()
     r = run_cli("export", "onnx", tmp_path / "missing", tmp_path / "x.onnx")
     assert r.returncode == 1 and "no such model file" in r.stderr
     (tmp_path / "fake.keras").write_bytes(b"PK\x03\x04 nope")
