@@ -229,3 +229,29 @@ def test_tpu_advertised_by_the_runtime_is_noticed(monkeypatch):
     assert check_precision("float16") == "mixed_float16" and check_precision("mixed_bfloat16") == "mixed_bfloat16"
     with pytest.raises(fercsv.BadInputError, match=r"precision \(CLI --precision\) must be one of auto"):
         check_precision("fp8")
+
+
+def test_fused_steps_cover_each_epoch_exactly_and_validation_sees_every_face(tmp_path):
+    """Steps run 12 at a time in one call (steps_per_execution) change nothing a run relies on: each
+    epoch is exactly its steps (the optimizer counts epochs x steps), and validation scores every
+    PublicTest face once (the recorded val_accuracy equals a plain evaluation of last.keras)."""
+    from fercsv.runtime.tfutil import import_tf
+    from fercsv.training.pipeline import eval_dataset
+    from fercsv.training.trainer import steps_per_execution
+
+    tf, keras = import_tf()
+    ds = fercsv.synth_dataset(per_class=40, seed=0)
+    n_train = int((ds.usage == "Training").sum())
+    batch = n_train // 12
+    assert steps_per_execution(n_train // batch) == 12
+    said = []
+    fercsv.train(ds, tmp_path / "run", model="seed-cnn", epochs=2, batch_size=batch, precision="float32",
+                 tta=False, verbose=0, out=said.append)
+    assert any("2 epochs of 12 steps (12 per call)" in line for line in said), said
+    net = keras.models.load_model(tmp_path / "run" / "last.keras")
+    assert int(net.optimizer.iterations.numpy()) == 2 * 12
+    val = ds.subset(np.flatnonzero(ds.usage == "PublicTest"))
+    data = eval_dataset(val.images, val.labels, batch_size=7).map(lambda x, y: (x, tf.one_hot(y, 7)))
+    _, accuracy = net.evaluate(data, verbose=0)
+    recorded = float(open(tmp_path / "run" / "history.csv").read().splitlines()[-1].split(",")[4])
+    assert accuracy == pytest.approx(recorded, abs=1e-6)

@@ -446,6 +446,23 @@ def _clear(run_dir):
     shutil.rmtree(run_dir / "backup", ignore_errors=True)
 
 
+#: Training steps run per call into TensorFlow: a small CNN at batch 64 spends a large share of each
+#: step in Keras' Python loop on a CPU, which fusing steps removes (benchmarks/bench_train.py).
+STEPS_PER_EXECUTION = 16
+
+
+def steps_per_execution(steps: int, most: int = STEPS_PER_EXECUTION) -> int:
+    """The largest divisor of ``steps`` (per epoch) up to ``most``.
+
+    Keras runs whole executions: a size that does not divide the epoch would run into the next
+    epoch's batches, shifting the per-epoch shuffling and the schedule a resumed run relies on.
+
+    >>> steps_per_execution(448), steps_per_execution(23), steps_per_execution(30), steps_per_execution(3)
+    (16, 1, 15, 3)
+    """
+    return max(d for d in range(1, min(most, steps) + 1) if steps % d == 0)
+
+
 def _compile(keras, net, config, steps):
     total = max(1, steps * config.epochs)
     warm = min(steps * config.warmup_epochs, total // 2)
@@ -675,6 +692,8 @@ def _fit(tf, keras, strategy, run_dir, config, state, train_ds, val_ds, n_classe
             net = build_model(config.model, input_shape=train_ds.image_shape + (1,), n_classes=n_classes,
                               backbone=config.backbone, weights=config.weights)
             _compile(keras, net, config, steps)
+    # Not saved with the model, so a resumed run gets it too; one worker's fit keeps Keras' default.
+    net.steps_per_execution = 1 if cluster else steps_per_execution(steps)
     one_hot = lambda x, y: (x, tf.one_hot(y, n_classes))  # noqa: E731  (validation batches)
     callbacks = [_Recorder(keras, commit_dir or run_dir, config, state, t_start, out,
                            strategy=strategy if cluster else None, chief=cluster is None or cluster.chief)]
@@ -682,7 +701,8 @@ def _fit(tf, keras, strategy, run_dir, config, state, train_ds, val_ds, n_classe
         callbacks.append(keras.callbacks.ReduceLROnPlateau("val_accuracy", factor=0.5,
                                                            patience=max(2, config.patience // 3)))
     out(f"training {config.backbone or config.model} on {len(train_ds)} images ({n_classes} classes), "
-        f"validating on {len(val_ds)}; {device}, {precision}, {config.epochs} epochs of {steps} steps")
+        f"validating on {len(val_ds)}; {device}, {precision}, {config.epochs} epochs of {steps} steps"
+        f"{f' ({net.steps_per_execution} per call)' if net.steps_per_execution > 1 else ''}")
     if soft is not None:
         out("learning from soft targets (p_<label> columns); validation scores the majority label")
     with multi_worker_fit(net, strategy, spec) if cluster else contextlib.nullcontext():
