@@ -8,7 +8,7 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 PROJECT = {}
-exec((Path(__file__).parent / "fercsv" / "project.py").read_text(encoding="utf-8"), PROJECT)  # HOME without importing fercsv
+exec((Path(__file__).parent / "fercsv" / "core" / "project.py").read_text(encoding="utf-8"), PROJECT)  # HOME without importing fercsv
 
 CORE = [
     "numpy>=1.23",

@@ -237,7 +237,7 @@ def main():
     import fercsv
     from fercsv.serve.app import load_app_model
 
-    model_path = args.model or fercsv.runtime.shipped.path()
+    model_path = args.model or fercsv.pretrained.path()
     model = load_app_model(model_path)
     load = os.getloadavg()
     print(f"# {os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} at start; model {model_path}")

@@ -5,7 +5,7 @@ from pathlib import Path
 import nbformat as nbf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fercsv import project  # noqa: E402  (the one home of the project's public address)
+from fercsv.core import project  # noqa: E402  (the one home of the project's public address)
 
 CELLS = [
     ("md", f"""# fercsv starter: facial-expression recognition in one notebook

@@ -99,7 +99,7 @@ def test_face_model_prefers_real_training_then_the_pretrained_model():
     assert fercsv.colab.face_model("run", trained_on_real_data=True) == \
         ("run", "using the model trained in this notebook on real faces")
     try:
-        fercsv.runtime.shipped.path()
+        fercsv.pretrained.path()
     except fercsv.BadInputError:
         model, note = fercsv.colab.face_model("run", trained_on_real_data=False)
         assert model == "run" and "trained on synthetic faces and cannot read real faces" in note

@@ -41,7 +41,9 @@ def test_wheel_and_sdist_hold_javascript_and_weights(dist):
     js = {p.name for p in (ROOT / "fercsv" / "js").glob("*.js")}
     assert js and {f"fercsv/js/{n}" for n in js} <= names
     assert {"fercsv/weights/packtest.onnx", "fercsv/weights/packtest.json"} <= names
-    assert "fercsv/project.py" in names and "fercsv/colab.py" in names
+    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "fercsv").rglob("*.py")}
+    assert "fercsv/core/project.py" in modules and "fercsv/serve/colab.py" in modules
+    assert modules <= names, sorted(modules - names)  # every floor's modules ship
     meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
     assert f"Home-page: {project.HOME}" in meta or f"Project-URL: Homepage, {project.HOME}" in meta
     sdist = next(dist.glob("fercsv-*.tar.gz"))
