@@ -19,6 +19,20 @@ def demo(workdir=None, *, per_class: int = 150, seed: int = 0, epochs: int | Non
 
     Later stages (training, evaluation, prediction, export) run when their
     extras are installed and ``core_only`` is false. Returns a dict of the paths written and figures reached.
+
+    >>> import os, tempfile
+    >>> work = tempfile.mkdtemp()
+    >>> said = []
+    >>> result = demo(work, per_class=2, core_only=True, out=said.append)
+    >>> for text in said: print(text.split(":")[0])                       # doctest: +ELLIPSIS
+    [1] synth
+    [2] convert folder -> CSV
+    [3] info
+    [4] split (stratified 70/15/15)
+    [5] convert CSV -> folder -> CSV
+    done in ... s; everything is in /...
+    >>> result["round_trip"], sorted(os.listdir(work))
+    (True, ['faces', 'faces.csv', 'faces_again.csv', 'faces_back', 'faces_resplit.csv'])
     """
     from ..data.convert import csv_to_folder, folder_to_csv
     from ..data.dataset import read_csv

@@ -44,9 +44,34 @@ def download(url_or_id, dest=None, *, md5=None, sha256=None, quiet=False, folder
     ``kaggle:OWNER/DATASET`` (the dataset's zip, see :mod:`fercsv.data.kaggle`).
     An existing ``dest`` is reused (cache) unless ``force``; with a checksum it
     must match, else it is fetched again. A download that does not match its
-    checksum is deleted and reported. ``dest`` may be a folder.
+    checksum is deleted and reported. ``dest`` may be a folder. A Drive file goes the same way:
+    ``fercsv.download("https://drive.google.com/file/d/<id>/view", "fer2013.csv", md5=...)``.
 
-    >>> fercsv.download("https://drive.google.com/file/d/<id>/view", "fer2013.csv")  # doctest: +SKIP
+    Here a file is served from this machine (no network), fetched with its checksum, then
+    fetched with a wrong one:
+
+    >>> import fercsv, functools, hashlib, http.server, os, tempfile, threading
+    >>> d = tempfile.mkdtemp()
+    >>> _ = open(f"{d}/faces.csv", "w").write("emotion,pixels,Usage\\n3,0 1 2 3,Training\\n")
+    >>> class Files(http.server.SimpleHTTPRequestHandler):
+    ...     def log_message(self, *args): pass                              # no request log on stderr
+    >>> server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Files, directory=d))
+    >>> threading.Thread(target=server.serve_forever, daemon=True).start()
+    >>> url = f"http://127.0.0.1:{server.server_port}/faces.csv"
+    >>> md5 = hashlib.md5(open(f"{d}/faces.csv", "rb").read()).hexdigest()
+    >>> path = fercsv.download(url, f"{d}/copy.csv", md5=md5, quiet=True)
+    >>> path.name, path.read_text() == open(f"{d}/faces.csv").read()
+    ('copy.csv', True)
+    >>> fercsv.download(url, f"{d}/copy.csv", md5=md5).name                  # doctest: +ELLIPSIS
+    using cached /.../copy.csv (checksum ok)
+    'copy.csv'
+    >>> fercsv.download(url, f"{d}/other.csv", md5="0" * 32, quiet=True)       # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    fercsv.DownloadError: download of http://...: md5 ... does not match the expected 000...; the file was deleted...
+    >>> sorted(os.listdir(d))                                                 # other.csv was not kept
+    ['copy.csv', 'faces.csv']
+    >>> server.shutdown(); server.server_close()
     """
     text = str(url_or_id).strip()
     if text.startswith("kaggle:"):

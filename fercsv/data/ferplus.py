@@ -160,8 +160,25 @@ def ferplus_csv(src, votes, dst, *, mode: str = "majority", label_format: str = 
     Returns a ConvertReport whose ``dropped`` counts the rows left out by reason
     (unknown, not a face). ``dst`` appears only when complete. ``shard="K/N"`` keeps
     the K-th of N blocks of the rows that have a FER+ label (see :mod:`fercsv.data.shards`).
+    On the real files: ``ferplus_csv("fer2013.csv", "fer2013new.csv", "ferplus.csv", mode="probability")``.
 
-    >>> ferplus_csv("fer2013.csv", "fer2013new.csv", "ferplus.csv", mode="probability")  # doctest: +SKIP
+    Here a synthetic stand-in for fer2013.csv gets a vote file: every row 6 votes happiness,
+    2 surprise, 2 unknown, but the last one, which the annotators found not to be a face:
+
+    >>> import fercsv, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> ds = fercsv.synth_dataset(per_class=1)                                # 35 rows
+    >>> _ = fercsv.write_csv(ds, f"{d}/fer2013.csv")
+    >>> votes = ["Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF"]
+    >>> votes += [f"{usage},,0,6,2,0,0,0,0,0,2,0" for usage in ds.usage[:-1]]
+    >>> votes += [f"{ds.usage[-1]},,0,0,0,0,0,0,0,0,0,10"]
+    >>> _ = open(f"{d}/fer2013new.csv", "w").write("\\n".join(votes) + "\\n")
+    >>> report = ferplus_csv(f"{d}/fer2013.csv", f"{d}/fer2013new.csv", f"{d}/ferplus.csv", mode="probability")
+    >>> report.rows, report.dropped
+    (34, {'FER+ not a face': 1})
+    >>> relabelled = fercsv.read_csv(f"{d}/ferplus.csv")
+    >>> relabelled.name_of(relabelled.labels[0]), relabelled.targets()[0].tolist()   # unknown votes do not count
+    ('happy', [0.0, 0.0, 0.0, 0.75, 0.0, 0.25, 0.0])
     """
     import time
 

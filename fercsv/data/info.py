@@ -16,7 +16,27 @@ from .dataset import FERDataset, read_csv
 
 @dataclass
 class InfoReport:
-    """Counts, image size, blank and near-blank images, and duplicate groups."""
+    """Counts, image size, blank and near-blank images, and duplicate groups (what :func:`info` returns).
+
+    >>> import fercsv
+    >>> report = fercsv.info(fercsv.synth_dataset(per_class=1))
+    >>> report.rows, report.image_shape, report.duplicate_groups, report.blank
+    (35, (48, 48), 0, [])
+    >>> print(report)
+    synthetic: 35 images of 48x48
+    label        Training   PublicTest  PrivateTest    total
+    angry               1            2            2        5
+    disgust             1            2            2        5
+    fear                1            2            2        5
+    happy               1            2            2        5
+    sad                 1            2            2        5
+    surprise            1            2            2        5
+    neutral             1            2            2        5
+    total               7           14           14       35
+    blank images (one value everywhere): 0
+    near-blank images (range <= 4 grey levels): 0
+    exact duplicates: 0 groups, 0 images; 0 groups span two splits (0 Training vs a test split), 0 carry conflicting labels
+    """
 
     source: str
     rows: int

@@ -8,7 +8,21 @@ from . import labels as L
 
 @dataclass
 class ConvertReport:
-    """What a conversion did: rows written per Usage and label, files skipped or ignored."""
+    """What a conversion did: rows written per Usage and label, files skipped or ignored.
+
+    Every conversion returns one (``folder_to_csv``, ``csv_to_folder``, ``convert``, ``ferplus_csv``):
+
+    >>> import fercsv, tempfile
+    >>> d = tempfile.mkdtemp(); _ = fercsv.synth(f"{d}/faces", per_class=1)
+    >>> report = fercsv.folder_to_csv(f"{d}/faces", f"{d}/faces.csv")
+    >>> report.rows, report.counts["Training"]["happy"], report.skipped
+    (35, 1, [])
+    >>> print(report)                                                      # doctest: +ELLIPSIS
+    wrote 35 images from /.../faces to /.../faces.csv in ... s (... images/s)
+      Training: 7 (angry 1, disgust 1, fear 1, happy 1, sad 1, surprise 1, neutral 1)
+      PublicTest: 14 (angry 2, disgust 2, fear 2, happy 2, sad 2, surprise 2, neutral 2)
+      PrivateTest: 14 (angry 2, disgust 2, fear 2, happy 2, sad 2, surprise 2, neutral 2)
+    """
 
     source: str
     destination: str

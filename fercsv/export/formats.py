@@ -189,6 +189,17 @@ def export_onnx(model, path: str | Path, *, opset: int = 13, nchw: bool = False,
     mixed-precision model) on the same batch (images of ``data`` if given, else
     random) and fails if the max absolute difference exceeds ``tolerance`` or
     any top-1 label differs. Returns an :class:`ExportReport`.
+
+    ``model`` is a RUN_DIR, a .keras file or a Keras model; here an untrained one keeps it quick:
+
+    >>> import fercsv, numpy as np, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> report = fercsv.export_onnx(fercsv.build_model("seed-cnn"), f"{d}/fer.onnx")
+    >>> report.details["input"], report.reference, report.top1_agreement, report.max_abs_diff < 1e-4
+    ('image N,48,48,1', 'Keras float32', 1.0, True)
+    >>> model = fercsv.load_model(f"{d}/fer.onnx")               # onnxruntime, labels from the file
+    >>> model.kind, model.label_names[3], model.predict(np.zeros((2, 48, 48, 1), np.float32)).shape
+    ('onnx', 'happy', (2, 7))
     """
     from ..core.checks import integer
     from ..runtime.tfutil import import_tf
@@ -309,6 +320,17 @@ def export_om(onnx_path, out_prefix, *, soc_version="Ascend310", input_shape=Non
 
     ``dry_run`` only builds and prints the command. Without ``atc`` on PATH
     the error says to source CANN's ``set_env.sh`` and shows the command.
+
+    The ONNX file must be NCHW (``export_onnx(..., nchw=True)``, CLI ``--nchw``); a dry run needs no atc:
+
+    >>> import fercsv, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> _ = fercsv.export_onnx(fercsv.build_model("seed-cnn"), f"{d}/fer.onnx", nchw=True)
+    >>> report = fercsv.export_om(f"{d}/fer.onnx", f"{d}/fer", soc_version="Ascend310P3", dry_run=True)
+    >>> report.path.endswith("fer.om"), report.format
+    (True, 'Ascend OM')
+    >>> print(report.details["command"])                                    # doctest: +ELLIPSIS
+    atc --model=/.../fer.onnx --framework=5 --output=/.../fer --input_format=NCHW --input_shape=image:1,1,48,48 ...
     """
     cmd = atc_command(onnx_path, out_prefix, soc_version=soc_version, batch=batch,
                       dynamic_batch=dynamic_batch, extra_args=extra_args)
@@ -340,6 +362,16 @@ def export_tflite(model, path: str | Path, *, quantize: str | None = None, data=
     whose outputs differ from Keras float32 (:data:`REFERENCE`, also for a mixed-precision
     model) by more than ``tolerance`` (default: 1e-4,
     2e-2 for float16, 0.2 for int8) is deleted and ExportError raised.
+
+    ``model`` is a RUN_DIR, a .keras file or a Keras model; here an untrained one keeps it quick:
+
+    >>> import fercsv, os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> report = fercsv.export_tflite(fercsv.build_model("seed-cnn"), f"{d}/fer.tflite")
+    >>> report.format, report.reference, report.max_abs_diff < 1e-4, sorted(os.listdir(d))
+    ('TFLite', 'Keras float32', True, ['fer.labels.json', 'fer.tflite'])
+    >>> fercsv.load_model(f"{d}/fer.tflite").label_names[3]                 # labels from fer.labels.json
+    'happy'
     """
     from ..core.checks import choice
     from ..runtime.tfutil import import_tf

@@ -123,6 +123,12 @@ def load_model(model=None, *, label_names=None) -> Runtime:
 
     Returns a :class:`~fercsv.runtime.contract.Runtime` (``predict``, ``label_names``, ``input_shape``).
 
+    >>> import numpy as np
+    >>> model = load_model("fer2013")                       # the shipped model; onnxruntime, no TensorFlow
+    >>> model.kind, model.input_shape, model.label_names[:2]
+    ('onnx', (48, 48, 1), ['angry', 'disgust'])
+    >>> model.predict(np.zeros((5, 48, 48, 1), np.float32)).shape      # (N, H, W, 1) floats in [0, 1]
+    (5, 7)
     >>> load_model("no/such/run")
     Traceback (most recent call last):
     ...

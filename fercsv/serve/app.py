@@ -325,6 +325,13 @@ def launch(model=None, *, host: str = "127.0.0.1", port: int | None = None, shar
     link (needs the internet); ``inline`` shows it in a notebook cell (the default in notebooks
     and Colab); ``open_browser`` opens a tab (default: yes, unless in a notebook).
     ``port=None`` takes the first free port from 7860.
+
+    >>> import fercsv, gradio, urllib.request
+    >>> url = fercsv.launch_app(block=False, open_browser=False)        # doctest: +ELLIPSIS
+    fercsv app at http://127.0.0.1:.../ (Ctrl-C to stop)
+    >>> "fercsv: emotions in the browser" in urllib.request.urlopen(url, timeout=30).read().decode()
+    True
+    >>> gradio.close_all(verbose=False)                                # stops it
     """
     if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
         raise BadInputError(f"port must be a whole number from 1 to 65535, not {port!r}")

@@ -141,6 +141,17 @@ def predict_paths(inputs: list, *, model=None, out_dir: str | Path | None = None
     :func:`fercsv.load_model` (None: the shipped pretrained model). Video ``options``
     (``aggregate_by``, ``second_half``, ``every``...) go to ``predict_video``.
     Returns a :class:`BatchReport`.
+
+    >>> import cv2, fercsv, os, tempfile
+    >>> from fercsv.data.synth import synth_photo
+    >>> d = tempfile.mkdtemp(); os.makedirs(f"{d}/photos")
+    >>> _ = cv2.imwrite(f"{d}/photos/two.png", synth_photo(n_faces=2)[0])    # a photo of two drawn faces
+    >>> _ = open(f"{d}/photos/broken.jpg", "wb").write(b"not a JPEG")
+    >>> report = fercsv.predict_paths([f"{d}/photos"], model="fer2013", out_dir=f"{d}/out", out=None)
+    >>> report.predicted, report.faces, list(report.skipped.values())        # doctest: +ELLIPSIS
+    (1, 2, ['...broken.jpg: cannot decode image (...)'])
+    >>> sorted(os.listdir(f"{d}/out")), os.listdir(f"{d}/out/photos")
+    (['photos', 'predictions.csv', 'predictions.json'], ['two_pred.png'])
     """
     from ..core.checks import choice
     from .engines import ENGINES, TABLE_FORMATS, predict_table

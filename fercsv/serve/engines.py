@@ -389,8 +389,17 @@ def predict_table(inputs: list, table: str | Path = "predictions.parquet", *, mo
     an ONNX model. ``shard="K/N"`` keeps the K-th of N blocks of the inputs. Each input's rows
     are journaled as it is done; ``resume=True`` carries on a killed run without doing any
     input twice. The table appears only when complete. Returns a ``BatchReport``.
+    On a Ray cluster: ``fercsv.predict_table(["photos/", "clip.mp4"], "faces.parquet", engine="ray")``.
 
-    >>> fercsv.predict_table(["photos/", "clip.mp4"], "faces.parquet", engine="ray")  # doctest: +SKIP
+    >>> import cv2, fercsv, pandas, tempfile
+    >>> from fercsv.data.synth import synth_photo
+    >>> d = tempfile.mkdtemp()
+    >>> _ = cv2.imwrite(f"{d}/two.png", synth_photo(n_faces=2)[0])           # a photo of two drawn faces
+    >>> report = fercsv.predict_table([f"{d}/two.png"], f"{d}/faces.csv", model="fer2013", out=None)
+    >>> report.faces, report.files                                          # doctest: +ELLIPSIS
+    (2, {'csv': '/...faces.csv (2 rows)'})
+    >>> list(pandas.read_csv(f"{d}/faces.csv").columns[:11])               # then p_angry ... p_neutral
+    ['source', 'frame', 'time', 'face', 'x', 'y', 'w', 'h', 'label', 'score', 'p_angry']
     """
     from ..core.checks import choice, integer
     from ..runtime.loading import load_model

@@ -25,6 +25,14 @@ class FacePrediction:
     """One face: its box ``(x, y, w, h)`` (None for a whole-image prediction), label, scores.
 
     ``source`` is the file the face came from, when the input was a file.
+
+    >>> import fercsv
+    >>> face = fercsv.synth_dataset(per_class=1).images[3]                # a drawn face, 48x48 grey
+    >>> p = fercsv.predict("fer2013", face, detect=False)[0]
+    >>> p.box, p.label in fercsv.FER2013_LABELS, p.score == max(p.probabilities.values())
+    (None, True, True)
+    >>> sorted(p.to_dict()), round(sum(p.probabilities.values()), 3)
+    (['box', 'label', 'probabilities', 'score', 'source'], 1.0)
     """
 
     box: tuple
@@ -157,7 +165,16 @@ def predict(model, images, *, detect: bool = True, color_order: str = "BGR", equ
 
 
 def annotate(image, predictions, *, color=(0, 200, 0), color_order="BGR"):
-    """A copy of ``image`` (as BGR) with a box and "label 87%" drawn for each face."""
+    """A copy of ``image`` (as BGR) with a box and "label 87%" drawn for each face.
+
+    >>> import fercsv
+    >>> from fercsv.data.synth import synth_photo
+    >>> photo, _ = synth_photo(n_faces=2)                    # a grey 480x640 picture of two drawn faces
+    >>> faces = fercsv.predict("fer2013", photo)
+    >>> drawn = fercsv.annotate(photo, faces)                # cv2.imwrite("annotated.png", drawn) saves it
+    >>> len(faces), drawn.shape, bool((drawn != photo[..., None]).any())
+    (2, (480, 640, 3), True)
+    """
     img = np.asarray(image)
     if img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)

@@ -128,6 +128,21 @@ def predict_video(model, path, out_dir, *, aggregate_by="vote", second_half=Fals
     The video-level ``label`` aggregates the largest face of each frame. ``plot=None``
     draws the timeline when matplotlib is installed (``True`` requires it).
     ``options`` go to :func:`fercsv.predict` (``detect``, ``equalize``...).
+
+    A one-second clip of one drawn face, with the shipped model:
+
+    >>> import cv2, fercsv, os, tempfile
+    >>> from fercsv.data.synth import synth_photo
+    >>> d = tempfile.mkdtemp()
+    >>> photo = cv2.cvtColor(synth_photo(n_faces=1, size=(240, 320), face_px=120)[0], cv2.COLOR_GRAY2BGR)
+    >>> clip = cv2.VideoWriter(f"{d}/clip.mp4", cv2.VideoWriter_fourcc(*"mp4v"), 10, (320, 240))
+    >>> for _ in range(10): clip.write(photo)
+    >>> clip.release()
+    >>> result = fercsv.predict_video("fer2013", f"{d}/clip.mp4", f"{d}/out", plot=False, progress=False)
+    >>> result.frames, result.frames_with_face, len(result.people), result.label in fercsv.FER2013_LABELS
+    (10, 10, 1, True)
+    >>> sorted(os.listdir(f"{d}/out"))
+    ['annotated.mp4', 'frames.csv', 'summary.json']
     """
     from ..vision.faces import VIDEO_OPTIONS
     from ..runtime.loading import load_model

@@ -163,6 +163,24 @@ def evaluate(model, data, *, split: str | None = "PrivateTest", tta: str | bool 
     also records the plain accuracy (``accuracy_no_tta``). Writes ``report.json`` and
     ``confusion.png`` into ``out_dir`` (default for a RUN_DIR:
     ``RUN_DIR/evaluations/<data>_<split>/``; otherwise nothing is written).
+
+    The shipped model on synthetic faces (onnxruntime: no TensorFlow needed):
+
+    >>> import fercsv, os, tempfile
+    >>> faces = fercsv.synth_dataset(per_class=2)
+    >>> report = fercsv.evaluate("fer2013", faces, split="PrivateTest", tta="flip")
+    >>> report.split, report.n, report.tta, sorted(report.per_class) == sorted(fercsv.FER2013_LABELS)
+    ('PrivateTest', 14, 'flip', True)
+    >>> print(report)                                                      # doctest: +ELLIPSIS
+    PrivateTest: accuracy ...% on 14 images (macro F1 ..., flip TTA, macro ROC-AUC ...)
+      without TTA: accuracy ...% (same pass, first view only)
+      label      precision  recall      f1  roc-auc  support
+      angry      ...
+    >>> d = tempfile.mkdtemp()
+    >>> sorted(fercsv.evaluate("fer2013", faces, split="PublicTest", out_dir=d).files)
+    ['confusion', 'report']
+    >>> sorted(os.listdir(d))
+    ['confusion_publictest.png', 'report_publictest.json']
     """
     sk = require("sklearn.metrics", extra="train", feature="evaluation reports")
     tta = tta_mode(tta)

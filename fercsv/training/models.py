@@ -140,9 +140,13 @@ def check_model(name, backbone=None, weights=None):
 def build_model(name="fercnn", *, input_shape=(48, 48, 1), n_classes=7, backbone=None, weights=None):
     """Build a named model: ``"fercnn"`` (default), ``"seed-cnn"``, or a transfer ``backbone``.
 
-    >>> m = build_model("seed-cnn", n_classes=7)           # doctest: +SKIP
-    >>> m.input.name, m.output.shape                         # doctest: +SKIP
-    ('image', (None, 7))
+    >>> m = build_model("seed-cnn", n_classes=8)             # needs the train extra (TensorFlow)
+    >>> m.input.name, m.input.shape, m.output.shape
+    ('image', (None, 48, 48, 1), (None, 8))
+    >>> build_model("resnet")                                # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    fercsv.BadInputError: unknown model 'resnet': ... must be one of fercnn, fercnn-wide, seed-cnn, or pass a backbone such as vgg16
     """
     check_model(name, backbone, weights)
     if backbone:

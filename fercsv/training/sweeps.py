@@ -641,9 +641,22 @@ def sweep(data, out_dir, *, grid, params=None, address: str | None = None, num_c
     cluster at ``address``. Rerunning with the same arguments trains only unfinished trials
     (a killed one resumes from its RUN_DIR); other arguments are refused unless ``restart``.
     Raises FercsvError naming the unfinished trials when some fail after ``retries``.
+    A run looks like ``fercsv.sweep("fer2013.csv", "sweep", grid={"batch_size": [32, 64], "epochs": [20, 40]})``
+    (the smallest one, one trial of one epoch, takes about 30 s, most of it starting Ray).
 
-    >>> import fercsv                                                        # doctest: +SKIP
-    >>> fercsv.sweep("fer2013.csv", "sweep", grid={"batch_size": [32, 64, 128], "epochs": [20, 40]})  # doctest: +SKIP
+    Before Ray starts, the grid and ``params`` are checked (:func:`check_grid`, a bad value stops
+    the sweep before anything is written) and planned (:func:`plan`: one trial folder per setting):
+
+    >>> import fercsv, tempfile
+    >>> from fercsv.training.sweeps import check_grid, plan
+    >>> grid, params = check_grid({"batch_size": [32, 64], "epochs": [20, 40]}, "model=seed-cnn")
+    >>> list(plan(grid)), params                                              # doctest: +NORMALIZE_WHITESPACE
+    (['epochs=20,batch_size=32', 'epochs=40,batch_size=32', 'epochs=20,batch_size=64', 'epochs=40,batch_size=64'],
+     {'model': 'seed-cnn'})
+    >>> fercsv.sweep(fercsv.synth_dataset(per_class=2), tempfile.mkdtemp(), grid="batch_size=32,0")
+    Traceback (most recent call last):
+    ...
+    fercsv.BadInputError: sweep: --grid batch_size=0: batch_size must be an integer >= 1; got 0
     """
     grid, params = check_grid(grid, params)
     _check_options(address, num_cpus, cpus_per_trial, gpus_per_trial, max_concurrent, retries, restart)

@@ -60,6 +60,17 @@ def detect_faces(image, *, scale_factor=1.1, min_neighbors=5, min_size=(30, 30),
 
     Images larger than ``max_side`` are searched at reduced size (faster; boxes
     are scaled back). Parameters are OpenCV's ``detectMultiScale`` options.
+
+    >>> import numpy as np
+    >>> from fercsv.data.synth import synth_photo
+    >>> photo, truth = synth_photo(n_faces=2, seed=0)          # a grey 480x640 picture of two drawn faces
+    >>> boxes = detect_faces(photo)
+    >>> len(boxes), boxes[0][2] * boxes[0][3] >= boxes[1][2] * boxes[1][3]       # largest first
+    (2, True)
+    >>> crop_face(photo, boxes[0]).shape                       # what the model sees
+    (48, 48)
+    >>> detect_faces(np.full((240, 320), 128, np.uint8))
+    []
     """
     gray = to_gray(image, color_order=color_order)
     scale = 1.0

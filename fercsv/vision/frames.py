@@ -94,7 +94,20 @@ def iter_frames(path, *, every=1, start=None, end=None):
 
 
 def extract_frames(path, out_dir, *, every=1, start=None, end=None, ext="png"):
-    """Write frames as ``out_dir/frame_000000.png``; returns how many were written."""
+    """Write frames as ``out_dir/frame_000000.png``; returns how many were written.
+
+    >>> import cv2, numpy as np, os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> clip = cv2.VideoWriter(f"{d}/clip.mp4", cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+    >>> for i in range(10): clip.write(np.full((48, 64, 3), 20 * i, np.uint8))    # one second at 10 fps
+    >>> clip.release()
+    >>> extract_frames(f"{d}/clip.mp4", f"{d}/frames", every=3)
+    4
+    >>> sorted(os.listdir(f"{d}/frames"))
+    ['frame_000000.png', 'frame_000003.png', 'frame_000006.png', 'frame_000009.png']
+    >>> extract_frames(f"{d}/clip.mp4", f"{d}/later", start=0.5, end=0.7)         # frames 5 to 7
+    3
+    """
     check_window(every=every, start=start, end=end)
     _open(path).release()
     out_dir = Path(out_dir)
