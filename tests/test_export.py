@@ -221,8 +221,17 @@ def test_export_of_the_pretrained_model(onnx_nhwc, tmp_path, monkeypatch, synth_
     assert (tmp_path / "copy.onnx").read_bytes() == path.read_bytes() and "copied" in str(report)
     with pytest.raises(BadInputError, match="TFLite export needs a Keras model"):
         export("pretrained:fer2013", tmp_path / "m.tflite", format="tflite")
-    with pytest.raises(BadInputError, match="fer2013.onnx: input image has shape .* not N,C,H,W"):
-        export("fer2013", tmp_path / "m", format="om", dry_run=True)
+    # to OM: the NHWC model gets a transpose in front (same outputs), then atc converts that file
+    report = export("fer2013", tmp_path / "m", format="om", dry_run=True)
+    assert f"--model={tmp_path / 'm.onnx'}" in report.details["command"]
+    assert "--input_shape=image:1,1,48,48" in report.details["command"]
+    faces = fercsv.read_csv(synth_csv).images[:9].astype(np.float32)[..., None] / 255.0
+    nhwc = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    nchw = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    np.testing.assert_array_equal(nhwc.run(None, {"image": faces})[0],
+                                  nchw.run(None, {"image": np.transpose(faces, (0, 3, 1, 2))})[0])
+    report = export(None, tmp_path / "nchw.onnx", format="onnx", nchw=True)
+    assert report.max_abs_diff == 0.0 and "N,1,48,48" in str(report)
     with pytest.raises(BadInputError, match="format .* must be one of onnx, om, tflite"):
         export(None, tmp_path / "m.x", format="coreml")
     # The CLI without a model: the default pretrained one, for export and evaluate alike.

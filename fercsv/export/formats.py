@@ -471,8 +471,9 @@ def export(model, out: str | Path, *, format: str, **options) -> ExportReport:
     """Export ``model`` to ``format`` (a key of :data:`FORMATS`): the twin of ``fercsv export``.
 
     ``model`` is a RUN_DIR or .keras file, or a pretrained name / None for the shipped
-    model (which is ONNX: to ``onnx`` it is copied, to ``om`` converted by atc, and
-    ``tflite`` says it needs a Keras model).
+    model (which is ONNX: to ``onnx`` it is copied, or made NCHW with ``nchw=True``; to ``om``
+    it is made NCHW (kept as ``OUT.onnx``) and converted by atc; ``tflite`` says it needs a
+    Keras model).
 
     >>> export("run", "m.tflite", format="coreml")
     Traceback (most recent call last):
@@ -490,12 +491,66 @@ def export(model, out: str | Path, *, format: str, **options) -> ExportReport:
                                 "model (a RUN_DIR or .keras file from fercsv train)")
         source = pretrained.pretrained_path(name)
         if format == "onnx":
-            return _copy_onnx(source, out)
-        model = source
+            return nchw_onnx(source, out) if options.get("nchw") else _copy_onnx(source, out)
+        # atc wants N,C,H,W: the shipped NHWC model gets a transpose in front, kept beside the .om
+        model = nchw_onnx(source, f"{out}.onnx").path
     elif format == "om" and Path(str(model)).suffix.lower() != ".onnx":
         raise BadInputError(f"{model}: om export starts from an NCHW .onnx file; make one with: "
                             "fercsv export onnx RUN_DIR model.onnx --nchw")
     return globals()[FORMATS[format]](model, out, **options)
+
+
+def _nhwc(dims) -> bool:
+    return len(dims) == 4 and dims[3] in (1, 3) and dims[1] not in (1, 3)
+
+
+def nchw_onnx(source, out) -> ExportReport:
+    """Write the NHWC ONNX model ``source`` as ``out`` taking N,C,H,W input (what Ascend's atc needs).
+
+    A Transpose is put in front of the unchanged graph; the input keeps its name, and onnxruntime
+    checks that both files give the same outputs on the same faces. An NCHW model is copied.
+
+    >>> import fercsv, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> report = nchw_onnx(fercsv.pretrained.path("fer2013"), f"{d}/fer2013-nchw.onnx")
+    >>> fercsv.load_model(report.path).input_shape, report.max_abs_diff
+    ((48, 48, 1), 0.0)
+    """
+    onnx = require("onnx", extra="export", feature="ONNX layout change")
+    ort = require("onnxruntime", extra="export", feature="ONNX verification")
+    out = _check_output(out, ".onnx")
+    proto = onnx.load(str(source))
+    inp = proto.graph.input[0]
+    dims = [d.dim_value if d.HasField("dim_value") else -1 for d in inp.type.tensor_type.shape.dim]
+    if not _nhwc(dims):
+        return _copy_onnx(source, out)
+    inner = f"{inp.name}_nhwc"
+    for node in proto.graph.node:
+        node.input[:] = [inner if name == inp.name else name for name in node.input]
+    proto.graph.node.insert(0, onnx.helper.make_node("Transpose", [inp.name], [inner], perm=[0, 2, 3, 1],
+                                                     name="nchw_to_nhwc"))
+    shape = inp.type.tensor_type.shape.dim
+    batch = shape[0].dim_param or "batch"
+    h, w, c = dims[1:]
+    del shape[:]
+    for d in (batch, c, h, w):
+        shape.add().CopyFrom(onnx.TensorShapeProto.Dimension(**({"dim_param": d} if isinstance(d, str)
+                                                                  else {"dim_value": d})))
+    onnx.checker.check_model(proto)
+    with atomic_path(out) as tmp:
+        onnx.save(proto, str(tmp))
+    x = np.random.default_rng(0).random((8, h, w, c), dtype=np.float32)
+    run = lambda path, feed: ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(  # noqa: E731
+        None, {inp.name: feed})[0]
+    report = ExportReport(str(out), "ONNX", details={"input": f"{inp.name}: N,{c},{h},{w} (a transpose in front "
+                                                     f"of {Path(source).name})"})
+    report.max_abs_diff, report.top1_agreement = _compare(run(source, x), run(out, np.transpose(x, (0, 3, 1, 2))))
+    report.n_checked, report.reference, report.checked_on = len(x), f"the NHWC {Path(source).name}", "random images"
+    if report.max_abs_diff > MAX_ABS_DIFF or report.top1_agreement < 1.0:
+        out.unlink(missing_ok=True)
+        raise ExportError(f"{out}: the NCHW copy differs from {source} (max |diff| {report.max_abs_diff:.2e}); "
+                          "the file was deleted")
+    return report
 
 
 def _copy_onnx(source, out):
