@@ -428,29 +428,41 @@ class CSVWriter:
     def __exit__(self, *exc):
         return self._ctx.__exit__(*exc)
 
-    def write(self, images, labels, usage, extra=None, *, encoded=None):
-        """Append rows: images (n, H, W) uint8, label codes, Usage names, extra columns.
+    def line_tables(self, usage_names=L.USAGES):
+        """``(heads, tails)``: the byte strings a row starts with (per label code; the last one
+        for code -1) and ends with (per Usage name), for :func:`pixels.encode_lines`.
 
-        ``encoded`` may carry ``pixels.encode(images)`` computed elsewhere (in a worker).
+        Extra columns are per row, so a writer with extra columns has no fixed tails.
         """
-        buf, off = encoded if encoded is not None else pixels.encode(images)
-        data = buf.tobytes()
-        cells = self._cells
-        extra = extra or {}
-        tails = {}
-        lines = []
-        for i in range(len(images)):
-            key = usage[i]
-            tail = tails.get(key)
-            if tail is None:
-                tail = tails[key] = ("," + key).encode()
-            head = (cells[labels[i]] + ",").encode() if self._with_labels and labels[i] >= 0 else \
-                (b"," if self._with_labels else b"")
-            if self._extra:
-                tail = tail + "".join("," + _cell(extra[c][i]) for c in self._extra).encode()
-            lines.append(head + data[off[i]:off[i + 1] - 1] + tail + b"\n")
-        self._fh.write(b"".join(lines))
-        self.rows += len(images)
+        heads = [(c + ",").encode() for c in self._cells] + [b","] if self._with_labels else [b""]
+        tails = [("," + u + "\n").encode() for u in usage_names]
+        return heads, tails
+
+    def write(self, images, labels, usage, extra=None):
+        """Append rows: images (n, H, W) uint8, label codes, Usage names, extra columns."""
+        self.write_lines(self.encode(images, labels, usage, extra), len(images))
+
+    def encode(self, images, labels, usage, extra=None):
+        """The text :meth:`write` appends for these rows (safe to call from worker threads)."""
+        heads, _ = self.line_tables()
+        labels = np.asarray(labels, np.intp)
+        head_of = np.where(labels >= 0, labels, len(heads) - 1) if self._with_labels else None
+        if self._extra:
+            extra = extra or {}
+            tails = [("," + usage[i] + "".join("," + _cell(extra[c][i]) for c in self._extra)
+                      + "\n").encode() for i in range(len(images))]
+            tail_of = None if not tails else np.arange(len(tails))
+        else:
+            names = {}
+            tail_of = np.array([names.setdefault(u, len(names)) for u in usage], np.intp)
+            tails = [("," + u + "\n").encode() for u in names]
+        return pixels.encode_lines(images, heads=heads, head_of=head_of, tails=tails or [b""],
+                                   tail_of=tail_of)
+
+    def write_lines(self, text, rows):
+        """Append ``rows`` rows already encoded as text (see :meth:`line_tables`)."""
+        self._fh.write(text)
+        self.rows += rows
 
 
 def write_csv(dataset, path, *, label_format="auto", workers=None):
@@ -468,12 +480,14 @@ def write_csv(dataset, path, *, label_format="auto", workers=None):
     'emotion,pixels,Usage\\n4,0 0 0 0,Training\\n'
     """
     with_labels = "emotion" in csv_header(dataset)
-    bounds = [(lo, lo + _ROWS_PER_TASK) for lo in range(0, len(dataset), _ROWS_PER_TASK)]
+    bounds = [(lo, min(lo + _ROWS_PER_TASK, len(dataset))) for lo in range(0, len(dataset), _ROWS_PER_TASK)]
     with CSVWriter(path, label_names=dataset.label_names, with_labels=with_labels,
                    extra_columns=list(dataset.extra), label_format=label_format) as out:
-        encoded = ordered_map(lambda b: pixels.encode(dataset.images[b[0]:b[1]]), bounds,
-                              workers=workers or default_workers())
-        for (lo, hi), enc in zip(bounds, encoded):
-            out.write(dataset.images[lo:hi], dataset.labels[lo:hi], dataset.usage[lo:hi],
-                      {k: np.asarray(v)[lo:hi] for k, v in dataset.extra.items()}, encoded=enc)
+        def encode(bounds):
+            lo, hi = bounds
+            return hi - lo, out.encode(dataset.images[lo:hi], dataset.labels[lo:hi], dataset.usage[lo:hi],
+                                       {k: np.asarray(v)[lo:hi] for k, v in dataset.extra.items()})
+
+        for rows, text in ordered_map(encode, bounds, workers=workers or default_workers()):
+            out.write_lines(text, rows)
     return Path(path)
