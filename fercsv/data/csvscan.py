@@ -11,7 +11,7 @@ import numpy as np
 from . import pixels
 from ..core.errors import BadRowError
 
-BLOCK_BYTES = 1 << 21
+BLOCK_BYTES = 1 << 20  # its temporaries stay below numpy's 4 MB huge-page threshold
 _PAD = b"\n\n\n\n"  # the pixel decoder looks up to 4 bytes before a field
 
 
@@ -57,10 +57,6 @@ class Block:
     n_lines: int
 
 
-def _positions(buf, byte):
-    return np.flatnonzero(buf == byte)
-
-
 def parse_block(block, *, n_columns, pix, n_pixels, path="CSV", first_line=None):
     """Split a block (from :func:`iter_blocks`) into fields and decode its pixel column.
 
@@ -73,14 +69,19 @@ def parse_block(block, *, n_columns, pix, n_pixels, path="CSV", first_line=None)
         raise NeedsFullParser()
     buf = np.frombuffer(block, dtype=np.uint8)
     base = len(_PAD)
-    newlines = _positions(buf[base:], 10) + base
+    # One scan finds every separator, from the last pad byte on (a field may start right after
+    # it); newlines and commas are picked out of those.
+    origin = base - 1
+    seps = pixels.separators(buf[origin:])
+    kind = np.take(buf[origin:], seps)
+    newlines = seps[kind == 10][1:] + origin  # [1:]: the pad byte itself
     line_start = np.concatenate(([base], newlines[:-1] + 1))
     line_end = newlines - ((buf[newlines - 1] == 13) & (newlines > line_start))
     n_lines = len(line_start)
     line_no = np.arange(n_lines)
     keep = line_end > line_start  # blank lines are skipped, as pandas does
     line_start, line_end, line_no = line_start[keep], line_end[keep], line_no[keep]
-    commas = _positions(buf[base:], 44) + base
+    commas = seps[kind == 44] + origin
     per_line = np.searchsorted(commas, line_end) - np.searchsorted(commas, line_start)
     wrong = np.flatnonzero(per_line != n_columns - 1)
     if len(wrong):
@@ -92,7 +93,8 @@ def parse_block(block, *, n_columns, pix, n_pixels, path="CSV", first_line=None)
     inner = commas.reshape(len(line_start), n_columns - 1)
     starts = np.column_stack([line_start, inner + 1])
     ends = np.column_stack([inner, line_end])
-    images, good, problems = pixels.decode_spans(buf, starts[:, pix], ends[:, pix], n_pixels=n_pixels)
+    images, good, problems = pixels.decode_spans(buf, starts[:, pix], ends[:, pix], n_pixels=n_pixels,
+                                                 separators_from=(seps, origin))
     columns = {i: field_strings(buf, starts[:, i], ends[:, i]) for i in range(n_columns) if i != pix}
     return Block(images, good, problems, columns, line_no, n_lines)
 

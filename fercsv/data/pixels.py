@@ -190,7 +190,22 @@ def encode_rows(images):
     return [buf[off[i]:off[i + 1] - 1].decode("ascii") for i in range(len(off) - 1)]
 
 
-def decode_spans(buf, starts, ends, *, n_pixels=None):
+def separators(data):
+    """Positions of the bytes below ``"0"`` (space, comma, CR, LF, tab, ...) in a uint8 array.
+
+    >>> separators(np.frombuffer(b"12 3,4\\n", np.uint8)).tolist()
+    [2, 4, 6]
+    """
+    # The mask goes into a buffer kept per thread: a fresh megabyte per block costs page faults.
+    mask = getattr(_scratch, "mask", None)
+    if mask is None or len(mask) < len(data):
+        mask = _scratch.mask = np.empty(max(len(data), 1 << 16), np.bool_)
+    mask = mask[:len(data)]
+    np.less(data, 48, out=mask)
+    return np.flatnonzero(mask)
+
+
+def decode_spans(buf, starts, ends, *, n_pixels=None, separators_from=None):
     """Decode the pixel fields ``buf[starts[i]:ends[i]]`` of a byte buffer.
 
     ``buf`` is a uint8 array; each field must be followed by a separator byte
@@ -198,6 +213,8 @@ def decode_spans(buf, starts, ends, *, n_pixels=None):
     ``(images, good, problems)``: ``images`` holds the rows listed in ``good``
     (indices into the spans), ``problems`` maps each bad span index to what is
     wrong with it. ``n_pixels`` defaults to the token count of the first row.
+    ``separators_from=(positions, origin)`` passes the :func:`separators` of
+    ``buf[origin:]`` (``origin >= 3``) when the caller has them already.
 
     >>> data = np.frombuffer(b"xxx,1 2 3,\\n", np.uint8)
     >>> decode_spans(data, np.array([4]), np.array([9]))[0].tolist()
@@ -209,16 +226,20 @@ def decode_spans(buf, starts, ends, *, n_pixels=None):
     if n == 0:
         return np.zeros((0, n_pixels or 0), np.uint8), np.zeros(0, np.int64), {}
     lo, hi = int(starts[0]) - 1, int(ends[-1]) + 1
-    # Separator positions relative to ``lo``; the 4-byte word that starts 3 bytes
+    if separators_from is None:
+        sep, origin = separators(buf[lo:hi]), lo
+    else:
+        every, origin = separators_from
+        sep = every[np.searchsorted(every, lo - origin):np.searchsorted(every, hi - origin)]
+    # Separator positions are relative to ``origin``; the 4-byte word that starts 3 bytes
     # before a separator holds the last three characters of the token it ends.
-    sep = np.flatnonzero(buf[lo:hi] < 48)
-    words = np.ndarray((hi - lo,), dtype="<u4", buffer=buf, offset=lo - 3, strides=(1,))
+    words = np.ndarray((len(buf) - origin,), dtype="<u4", buffer=buf, offset=origin - 3, strides=(1,))
     # np.take is markedly faster than fancy indexing for these gathers.
     keys = np.take(words, sep[1:])
     keys &= 0xFFFFFF
     values = np.take(_decode_table(), keys)
-    first = np.searchsorted(sep[:-1], starts - lo - 1, "left")
-    last = np.searchsorted(sep[:-1], ends - lo - 1, "left")
+    first = np.searchsorted(sep[:-1], starts - origin - 1, "left")
+    last = np.searchsorted(sep[:-1], ends - origin - 1, "left")
     counts = last - first
     if n_pixels is None:
         n_pixels = int(counts[0])
@@ -233,8 +254,11 @@ def decode_spans(buf, starts, ends, *, n_pixels=None):
                 base, shape=(n, n_pixels), strides=(stride * base.itemsize, base.itemsize))
             if wide.max() <= 255:
                 block = wide.astype(np.uint8)
-                chars = np.count_nonzero(block >= 10, axis=1) + np.count_nonzero(block >= 100, axis=1)
-                if (chars + 2 * n_pixels - 1 == ends - starts).all():
+                # A value never has more digits than the characters it was read from, so the
+                # rows hold no longer token (or leading zero) exactly when the digit counts of
+                # all values add up to the bytes of all fields: one sum, not one per row.
+                digits = block.size + np.count_nonzero(block >= 10) + np.count_nonzero(block >= 100)
+                if digits + n * (n_pixels - 1) == int((ends - starts).sum()):
                     return block, np.arange(n), {}
     step = np.diff(sep)
     return _decode_slow(buf, starts, ends, values, step, first, last, n_pixels)
