@@ -12,20 +12,28 @@ from . import pixels
 from ..core.errors import BadRowError
 
 BLOCK_BYTES = 1 << 20  # its temporaries stay below numpy's 4 MB huge-page threshold
-_PAD = b"\n\n\n\n"  # the pixel decoder looks up to 4 bytes before a field
+PAD = b"\n\n\n\n"  # the pixel decoder looks up to 4 bytes before a field
 
 
 class NeedsFullParser(Exception):
     """The block holds quotes: hand the file to a real CSV parser."""
 
 
-def iter_blocks(fh, *, block_bytes=BLOCK_BYTES):
+def iter_blocks(fh, *, block_bytes=BLOCK_BYTES, ring=0):
     """Yield blocks of whole lines read from ``fh``, each padded in front.
+
+    With ``ring=R`` the blocks are memoryviews into R buffers used in turn (block ``k`` is
+    overwritten by block ``k + R``): reading then allocates and copies nothing more.
 
     >>> import io
     >>> list(iter_blocks(io.BytesIO(b"a\\nb\\nc"), block_bytes=2))
     [b'\\n\\n\\n\\na\\n', b'\\n\\n\\n\\nb\\n', b'\\n\\n\\n\\nc\\n']
+    >>> [bytes(b) for b in iter_blocks(io.BytesIO(b"a\\nb\\nc"), block_bytes=2, ring=2)]
+    [b'\\n\\n\\n\\na\\n', b'\\n\\n\\n\\nb\\n', b'\\n\\n\\n\\nc\\n']
     """
+    if ring:
+        yield from _ring_blocks(fh, block_bytes, ring)
+        return
     carry = b""
     while True:
         chunk = fh.read(block_bytes)
@@ -35,10 +43,43 @@ def iter_blocks(fh, *, block_bytes=BLOCK_BYTES):
         if cut == 0:
             carry += chunk
             continue
-        yield b"".join((_PAD, carry, memoryview(chunk)[:cut]))
+        yield b"".join((PAD, carry, memoryview(chunk)[:cut]))
         carry = chunk[cut:]
     if carry:
-        yield _PAD + carry + b"\n"
+        yield PAD + carry + b"\n"
+
+
+def _ring_blocks(fh, block_bytes, ring):
+    buffers, carry, k = [None] * ring, b"", 0
+    while True:
+        head = len(PAD) + len(carry)
+        buf = buffers[k % ring]
+        if buf is None or len(buf) < head + block_bytes:  # a line longer than a block grows it
+            buf = buffers[k % ring] = bytearray(head + block_bytes)
+        buf[:head] = PAD + carry
+        end = head + _read_into(fh, memoryview(buf)[head:head + block_bytes])
+        if end == head:
+            break
+        cut = buf.rfind(b"\n", head, end) + 1
+        if cut == 0:
+            carry = bytes(buf[len(PAD):end])
+            continue
+        yield memoryview(buf)[:cut]
+        carry = bytes(buf[cut:end])
+        k += 1
+    if carry:
+        yield PAD + carry + b"\n"
+
+
+def _read_into(fh, view):
+    """Fill ``view`` from ``fh`` (reads may come short, e.g. from gzip); returns the bytes read."""
+    done = 0
+    while done < len(view):
+        got = fh.readinto(view[done:])
+        if not got:
+            break
+        done += got
+    return done
 
 
 @dataclass
@@ -65,15 +106,15 @@ def parse_block(block, *, n_columns, pix, n_pixels, path="CSV", first_line=None)
     into its message; it is counted when needed) and :class:`NeedsFullParser`
     when the block holds quotes.
     """
-    if b'"' in block:
-        raise NeedsFullParser()
     buf = np.frombuffer(block, dtype=np.uint8)
-    base = len(_PAD)
+    base = len(PAD)
     # One scan finds every separator, from the last pad byte on (a field may start right after
     # it); newlines and commas are picked out of those.
     origin = base - 1
     seps = pixels.separators(buf[origin:])
     kind = np.take(buf[origin:], seps)
+    if (kind == 34).any():  # a quote ('"' is a separator byte too)
+        raise NeedsFullParser()
     newlines = seps[kind == 10][1:] + origin  # [1:]: the pad byte itself
     line_start = np.concatenate(([base], newlines[:-1] + 1))
     line_end = newlines - ((buf[newlines - 1] == 13) & (newlines > line_start))
