@@ -2,6 +2,7 @@
 beside the limits of each stage on this machine, all measured in one run.
 
 Usage: python benchmarks/bench_csv.py [--data PATH] [--repeat N] [--workers N] [--no-naive]
+                                     [--only convert,limits,read,write]
 PATH (or $FERCSV_DATA) is the FER-2013 folder or ../shared/data/fer2013-images.tar.gz;
 without it, 35,887 random 48x48 images are generated instead.
 
@@ -201,7 +202,10 @@ def main():
     ap.add_argument("--repeat", type=int, default=3, help="rounds per way (naive ways: one fewer)")
     ap.add_argument("--workers", type=int, default=None, help="fercsv's workers (default: all cores)")
     ap.add_argument("--no-naive", dest="naive", action="store_false", help="only fercsv and the limits")
+    ap.add_argument("--only", default="convert,limits,read,write",
+                    help="comma-separated sections to run: convert, limits, read, write")
     args = ap.parse_args()
+    only = set(args.only.split(","))
     work = Path(tempfile.mkdtemp(prefix="fercsv-bench-"))
     folder = fer_folder(args.data)
     if folder is None:
@@ -212,13 +216,21 @@ def main():
         folder = work / "folder"
         fercsv.csv_to_folder(ds, folder)
     print(f"data: {folder}; cores: {os.cpu_count()}; fercsv {fercsv.__version__} from {Path(fercsv.__file__).parent}")
-    csv = bench_convert(folder, work, args.repeat, args.workers, args.naive)
-    limits(folder, csv, work)
-    ds = bench_read(csv, args.repeat, args.workers, args.naive)
-    bench_write(ds, work, args.repeat, args.workers, args.naive)
-    t0 = time.perf_counter()
-    fercsv.csv_to_folder(csv, work / "back", workers=args.workers)
-    figure("convert CSV->folder fercsv (PNG)", len(ds) / (time.perf_counter() - t0), "images/s")
+    if "convert" in only:
+        csv = bench_convert(folder, work, args.repeat, args.workers, args.naive)
+    else:
+        csv = work / "fast.csv"
+        fercsv.folder_to_csv(folder, csv)
+    if "limits" in only:
+        limits(folder, csv, work)
+    if "read" in only:
+        ds = bench_read(csv, args.repeat, args.workers, args.naive)
+    if "write" in only:
+        ds = fercsv.read_csv(csv)
+        bench_write(ds, work, args.repeat, args.workers, args.naive)
+        t0 = time.perf_counter()
+        fercsv.csv_to_folder(csv, work / "back", workers=args.workers)
+        figure("convert CSV->folder fercsv (PNG)", len(ds) / (time.perf_counter() - t0), "images/s")
 
 
 if __name__ == "__main__":

@@ -105,6 +105,9 @@ def read_color(path):
     return img if img is not None else decode_bytes(data, name=str(path))
 
 
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)  # no newline translation on Windows
+
+
 def read_file(path):
     """The bytes of a file, or BadImageError naming it (the lean read for tens of thousands of
     small images: no buffered file object).
@@ -115,7 +118,7 @@ def read_file(path):
     b'abc'
     """
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        fd = os.open(path, _READ_FLAGS)
         try:
             data = os.read(fd, 1 << 16)
             more = os.read(fd, 1 << 20) if data else b""  # until end of file: reads may come short
