@@ -2,7 +2,7 @@
 beside the limits of each stage on this machine, all measured in one run.
 
 Usage: python benchmarks/bench_csv.py [--data PATH] [--repeat N] [--workers N] [--no-naive]
-                                     [--only convert,limits,read,write]
+                                     [--only convert,limits,read,memory,write]
 PATH (or $FERCSV_DATA) is the FER-2013 folder or ../shared/data/fer2013-images.tar.gz;
 without it, 35,887 random 48x48 images are generated instead.
 
@@ -196,14 +196,63 @@ def bench_write(ds, work, repeat, workers, naive):
                note=f"{n_wall:.2f} s; same bytes: {same}", versus="this")
 
 
+_MEMORY_PROBE = """
+import gc, resource, sys, fercsv
+kind, src, small, out = sys.argv[1:]
+if kind == "read":
+    fercsv.read_csv(small)  # imports and the 32 MB decode table, made once per process
+else:
+    fercsv.folder_to_csv(small, out + ".warm.csv")
+gc.collect()
+
+
+def status(key):
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith(key))
+
+
+base = status("VmRSS:")
+with open("/proc/self/clear_refs", "w") as fh:  # restart the high-water mark (Linux >= 4.0)
+    fh.write("5")
+result = fercsv.read_csv(src) if kind == "read" else fercsv.folder_to_csv(src, out)
+peak = status("VmHWM:")
+child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+size = result.images.nbytes + result.labels.nbytes + result.usage.nbytes if kind == "read" else 0
+print((peak - base) * 1024, child * 1024, size)
+"""
+
+
+def bench_memory(folder, csv, work):
+    """Peak memory of read_csv and of convert, each in a fresh process (ru_maxrss)."""
+    import subprocess
+
+    print("-- memory (fresh process each; peak resident memory above the resident memory before the call)")
+    small = work / "small.csv"
+    with open(csv, "rb") as fh:
+        small.write_bytes(b"".join(fh.readline() for _ in range(3)))
+    tiny = work / "tiny"
+    fercsv.csv_to_folder(small, tiny)
+
+    def probe(kind, src):
+        out = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, kind, str(src), str(small if kind == "read" else tiny),
+                              str(work / "mem-out.csv")], capture_output=True, text=True, check=True)
+        return [int(v) for v in out.stdout.split()]
+    grown, _, arrays = probe("read", csv)
+    figure("read_csv peak memory", grown / 1e6, "MB", note=f"{grown / arrays:.2f}x the arrays it returns "
+                                                           f"({arrays / 1e6:.0f} MB)")
+    grown, child, _ = probe("convert", folder)
+    figure("convert peak memory, main process", grown / 1e6, "MB", note=f"largest worker process {child / 1e6:.0f} MB "
+                                                                       "(in all, shared pages counted in each)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=None)
     ap.add_argument("--repeat", type=int, default=3, help="rounds per way (naive ways: one fewer)")
     ap.add_argument("--workers", type=int, default=None, help="fercsv's workers (default: all cores)")
     ap.add_argument("--no-naive", dest="naive", action="store_false", help="only fercsv and the limits")
-    ap.add_argument("--only", default="convert,limits,read,write",
-                    help="comma-separated sections to run: convert, limits, read, write")
+    ap.add_argument("--only", default="convert,limits,read,memory,write",
+                    help="comma-separated sections to run: convert, limits, read, memory, write")
     args = ap.parse_args()
     only = set(args.only.split(","))
     work = Path(tempfile.mkdtemp(prefix="fercsv-bench-"))
@@ -225,6 +274,8 @@ def main():
         limits(folder, csv, work)
     if "read" in only:
         ds = bench_read(csv, args.repeat, args.workers, args.naive)
+    if "memory" in only:
+        bench_memory(folder, csv, work)
     if "write" in only:
         ds = fercsv.read_csv(csv)
         bench_write(ds, work, args.repeat, args.workers, args.naive)
