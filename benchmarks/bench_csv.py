@@ -14,6 +14,7 @@ when the cores were not all ours.
 import argparse
 import io
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -246,6 +247,14 @@ def bench_memory(folder, csv, work):
 
 
 def main():
+    work = Path(tempfile.mkdtemp(prefix="fercsv-bench-"))
+    try:
+        run(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # about 1.6 GB of CSVs and PNGs
+
+
+def run(work):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=None)
     ap.add_argument("--repeat", type=int, default=3, help="rounds per way (naive ways: one fewer)")
@@ -255,7 +264,6 @@ def main():
                     help="comma-separated sections to run: convert, limits, read, memory, write")
     args = ap.parse_args()
     only = set(args.only.split(","))
-    work = Path(tempfile.mkdtemp(prefix="fercsv-bench-"))
     folder = fer_folder(args.data)
     if folder is None:
         print("FER-2013 not found: generating 35,887 random 48x48 images")
