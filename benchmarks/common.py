@@ -1,5 +1,6 @@
 """Shared helpers for the benchmarks: locate FER-2013, time things, print figures."""
 import os
+import resource
 import tarfile
 import time
 from pathlib import Path
@@ -39,6 +40,38 @@ def best_of(func, repeat=3):
         result = func()
         best = min(best, time.perf_counter() - t)
     return best, result
+
+
+def cpu_seconds():
+    """CPU time used so far by this process and its finished children (user + system)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def interleaved(ways, repeat=3, *, before=None):
+    """Time several ways of doing one job in alternating rounds (a, b, a, b, ...).
+
+    On a shared machine the load changes from one second to the next; alternating the ways
+    and keeping each one's best round compares them under the same conditions.
+    ``ways`` maps a name to ``(func, rounds)`` (a slow naive way may run fewer rounds);
+    ``before(name)`` runs untimed before each round (e.g. to delete the last output).
+    Returns ``{name: (best wall seconds, CPU seconds of that round, last result)}``.
+    """
+    best = {}
+    for r in range(repeat):
+        for name, (func, rounds) in ways.items():
+            if r >= rounds:
+                continue
+            if before:
+                before(name)
+            cpu, t = cpu_seconds(), time.perf_counter()
+            result = func()
+            wall, cpu = time.perf_counter() - t, cpu_seconds() - cpu
+            if name not in best or wall < best[name][0]:
+                best[name] = (wall, cpu, result)
+            else:
+                best[name] = (*best[name][:2], result)
+    return best
 
 
 def figure(name, value, unit, ratio=None, note="", versus="naive"):

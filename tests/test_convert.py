@@ -199,7 +199,7 @@ def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
     from fercsv.data import dataset as dataset_module
 
     calls = {"n": 0}
-    real = dataset_module.CSVWriter.write
+    real = dataset_module.CSVWriter.write_lines
 
     def write_then_die(self, *a, **k):
         calls["n"] += 1
@@ -207,7 +207,7 @@ def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
         if calls["n"] == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(dataset_module.CSVWriter, "write", write_then_die)
+    monkeypatch.setattr(dataset_module.CSVWriter, "write_lines", write_then_die)
     with pytest.raises(KeyboardInterrupt):
         write_csv(ds, tmp_path / "big.csv")
     assert list(tmp_path.iterdir()) == []

@@ -4,11 +4,14 @@ Layouts ``SRC/<label>/*`` and ``SRC/<split>/<label>/*``; bad files are skipped
 and reported (or fail the run with ``strict=True``). ``shard="K/N"`` does the K-th of N
 contiguous parts of a run, so that the parts joined in order are the whole run's output.
 """
+import functools
+import operator
 import os
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -19,15 +22,18 @@ from .dataset import CSVWriter, FERDataset, read_csv, write_csv
 from ..core.errors import BadImageError, BadInputError, UnsafePathError
 from .archives import is_archive, open_tree
 from .archives import members as archive_members
-from ..vision.images import encode_png, gray_from_bytes, is_image_name, load_gray
-from ..core.parallel import default_workers, ordered_map
+from ..vision.images import encode_png, gray_from_bytes, is_image_name, read_file
+from ..core.parallel import default_workers, ordered_map, shared_buffers
 from .shards import parse_shard
 
 _BATCH = 256
+#: Fewer images than this are converted in threads: forking worker processes is not worth it.
+_PROCESS_MIN = 2048
+#: Batches in flight per worker (each worker process holds a shared text buffer per batch).
+_AHEAD = 2
 
 
-@dataclass
-class Entry:
+class Entry(NamedTuple):
     """One image file found in a folder, with its label and Usage."""
 
     path: str
@@ -55,24 +61,34 @@ def discover(src, *, decode=None, workers=None):
             f"{src}: mixes split folders ({', '.join(splits)}) with other "
             f"folders ({', '.join(others)}); move label folders under train/val/test")
     groups = [(L.usage_from_folder(s), _join(top, s)) for s in splits] if splits else [(None, top)]
-    entries, ignored = [], []
+    groups_of, ignored = {}, []  # (usage, label) -> entries
+    prefixes = {}  # Kaggle's Usage prefix (``PublicTest_``) looked up once per distinct prefix
     for usage, base in groups:
         for label_name in tree.listdir(base)[0]:
             label = L.canonical_label(label_name)
             for rel, full in _walk_files(tree, _join(base, label_name)):
-                name = rel.rsplit("/", 1)[-1]
+                name = rel[rel.rfind("/") + 1:]
                 if not is_image_name(name):
                     ignored.append(tree.display(full))
                     continue
-                use = L.usage_from_filename(name) or usage or "Training"
-                entries.append(Entry(tree.display(full), rel, label, use, tree.reader(full)))
+                prefix = name[:name.find("_") + 1]
+                use = prefixes.get(prefix)
+                if use is None:
+                    use = prefixes[prefix] = L.usage_from_filename(prefix) or ""
+                use = use or usage or "Training"
+                group = groups_of.get((use, label))
+                if group is None:
+                    group = groups_of[use, label] = []
+                group.append(Entry(tree.display(full), rel, label, use, tree.reader(full)))
         if base != top:
             ignored += _loose_files(tree, base)
     ignored += _loose_files(tree, top)
-    if not entries:
+    if not groups_of:
         raise BadInputError(f"{src}: found no images in <label>/ or <split>/<label>/ subfolders")
-    table = L.label_table({e.label for e in entries})
-    entries.sort(key=lambda e: (L.USAGES.index(e.usage), table.index(e.label), e.rel))
+    table = L.label_table({label for _, label in groups_of})
+    entries = []
+    for key in sorted(groups_of, key=lambda k: (L.USAGES.index(k[0]), table.index(k[1]))):
+        entries += sorted(groups_of[key], key=operator.itemgetter(1))  # by ``rel``
     return entries, ignored
 
 
@@ -107,56 +123,125 @@ def _walk_files(tree, folder, prefix=""):
         yield from _walk_files(tree, _join(folder, d), f"{prefix}{d}/")
 
 
-def _decode_batch(batch, size, equalize, strict, preprocess):
-    images, kept, bad = [], [], []
-    for entry in batch:
+@dataclass(frozen=True)
+class _Job:
+    """What a worker does with each batch of images; it crosses into worker processes, so it
+    holds only plain data (``preprocess`` keeps a job in threads)."""
+
+    size: int
+    equalize: bool
+    strict: bool
+    preprocess: object = None
+    heads: tuple = None  # CSV text wanted: row heads and tails (pixels.encode_lines); None: images
+    tails: tuple = None
+
+
+def _work(job, slots, item):
+    """Decode batch ``k``; returns ``(text, images, good, bad)``.
+
+    ``item`` is ``(k, (paths, reads, head_of, tail_of))``. When the job has line tables the CSV
+    lines of the good images go into ``slots[k % len(slots)]`` and ``text`` is their length
+    (in forked workers the slots are shared memory: the parent writes them out in place, with
+    no copy through a pipe); otherwise ``images`` holds the images. ``good`` indexes the
+    decoded entries of the batch, ``bad`` lists ``(index, message, reason)``.
+    """
+    k, (paths, reads, head_of, tail_of) = item
+    arr = np.empty((len(paths), job.size, job.size), np.uint8)  # filled row by row: np.stack costs more
+    good, bad = [], []
+    for i, path in enumerate(paths):
         try:
-            if entry.read is not None:
-                img = entry.read()
-                if not isinstance(img, np.ndarray):
-                    img = gray_from_bytes(img, name=entry.path, size=size, equalize=equalize)
-            elif preprocess is None:
-                img = load_gray(entry.path, size=size, equalize=equalize)
-            else:
-                img = preprocess(entry.path)
-            images.append(img)
-            kept.append(entry)
+            arr[len(good)] = _decode_one(job, path, reads[i] if reads else None)
         except BadImageError as exc:
-            if strict:
-                raise
-            bad.append((str(entry.path), exc.reason or str(exc)))
-    arr = np.stack(images) if images else np.zeros((0, size, size), np.uint8)  # every file bad
-    return arr, kept, bad, pixels.encode(arr)
+            bad.append((i, str(exc), exc.reason or str(exc)))
+            if job.strict:
+                break
+            continue
+        good.append(i)
+    arr = arr[:len(good)]
+    if job.heads is None:
+        return None, arr, good, bad
+    text = pixels.encode_lines(arr, heads=job.heads, head_of=head_of[good], tails=job.tails,
+                               tail_of=tail_of[good], out=slots[k % len(slots)])
+    return text, None, good, bad
+
+
+def _decode_one(job, path, read):
+    if read is not None:
+        img = read()
+        if not isinstance(img, np.ndarray):
+            img = gray_from_bytes(img, name=path, size=job.size, equalize=job.equalize)
+        return img
+    if job.preprocess is not None:
+        return job.preprocess(path)
+    return gray_from_bytes(read_file(path), name=path, size=job.size, equalize=job.equalize)
+
+
+def _decoded(entries, job, *, workers, progress, report, table):
+    """Yield ``(batch, text, images, good)`` for batches of entries, in order, decoded in parallel.
+
+    Folders (with no ``preprocess``) go to worker processes where the platform allows: reading
+    many small files and formatting text hold the GIL too long for threads to scale.
+    """
+    codes = {name: k for k, name in enumerate(table)}
+    usages = {u: k for k, u in enumerate(L.USAGES)}
+    batches = [entries[i:i + _BATCH] for i in range(0, len(entries), _BATCH)]
+    in_memory = any(e.read is not None for e in entries)
+
+    def tasks():
+        for batch in batches:
+            yield ([e.path for e in batch], [e.read for e in batch] if in_memory else None,
+                   np.array([codes[e.label] for e in batch], np.intp),
+                   np.array([usages[e.usage] for e in batch], np.intp))
+
+    workers = workers or default_workers()
+    processes = not in_memory and job.preprocess is None and len(entries) >= _PROCESS_MIN
+    # One text buffer per batch in flight, reused: fresh megabytes per batch cost page faults.
+    slots = None if job.heads is None else shared_buffers(
+        workers * _AHEAD, pixels.encoded_size(_BATCH, job.size ** 2, job.heads, job.tails))
+    results = ordered_map(functools.partial(_work, job, slots), enumerate(tasks()), workers=workers,
+                          processes=processes, ahead=_AHEAD)
+    bar = _progress(len(entries), progress, "convert")
+    try:
+        for k, (batch, (text, images, good, bad)) in enumerate(zip(batches, results)):
+            if text is not None:
+                text = slots[k % len(slots)][:text]
+            for i, message, reason in bad:
+                if job.strict:
+                    raise BadImageError(message, path=batch[i].path, reason=reason)
+                report.skipped.append((batch[i].path, reason))
+            bar.update(len(batch))
+            yield batch, text, images, good
+    finally:
+        results.close()
+        bar.close()
 
 
 def iter_folder(src, *, size=48, equalize=False, shuffle=False, seed=0, workers=None,
                 strict=False, progress=False, preprocess=None, report=None, found=None, shard=None):
-    """Yield ``(images, entries, encoded)`` batches of a folder's images, in row order.
+    """Yield ``(images, entries)`` batches of a folder's images, in row order.
 
-    ``encoded`` is ``pixels.encode(images)``, computed in the worker threads.
     Skipped and ignored files go into ``report`` (a :class:`ConvertReport`). A ``shard``
     (:class:`~fercsv.data.shards.Shard`) keeps its block of the rows, taken after the shuffle.
     """
+    report = report if report is not None else ConvertReport(str(src), "memory")
+    entries = _select(src, report, found, shuffle=shuffle, seed=seed, shard=shard)
+    job = _Job(size, equalize, strict, preprocess)
+    for batch, _, images, good in _decoded(entries, job, workers=workers, progress=progress,
+                                           report=report, table=report.label_names):
+        yield images, [batch[i] for i in good]
+
+
+def _select(src, report, found, *, shuffle, seed, shard):
+    """The entries of a run, in row order; fills the report's ignored files and label table."""
     entries, ignored = found or discover(src)
-    if report is not None:
-        report.ignored = ignored
-        report.label_names = L.label_table({e.label for e in entries})
+    report.ignored = ignored
+    report.label_names = L.label_table({e.label for e in entries})
     if shuffle:
+        entries = list(entries)
         random.Random(seed).shuffle(entries)
     if shard is not None:
         entries = shard.take(entries)
-    batches = [entries[i:i + _BATCH] for i in range(0, len(entries), _BATCH)]
-    bar = _progress(len(entries), progress, "convert")
-    try:
-        for images, kept, bad, encoded in ordered_map(
-                lambda b: _decode_batch(b, size, equalize, strict, preprocess), batches,
-                workers=workers or default_workers()):
-            if report is not None:
-                report.skipped += bad
-            bar.update(len(kept) + len(bad))
-            yield images, kept, encoded
-    finally:
-        bar.close()
+    return entries
 
 
 def _progress(total, enabled, desc):
@@ -189,16 +274,15 @@ def folder_to_csv(src, dst, *, size=48, equalize=False, shuffle=False, seed=0, w
     # A shard of an archive decodes only its own images (the archive's bytes are held meanwhile).
     decode = None if shard is not None and is_archive(src) else _decoder(size, equalize, preprocess)
     found = discover(src, decode=decode, workers=workers)
-    table = L.label_table({e.label for e in found[0]})
-    with CSVWriter(dst, label_names=table, label_format=label_format) as out:
-        for images, kept, encoded in iter_folder(
-                src, size=size, equalize=equalize, shuffle=shuffle, seed=seed, workers=workers,
-                strict=strict, progress=progress, preprocess=preprocess, report=report, found=found,
-                shard=shard):
-            codes = np.array([table.index(e.label) for e in kept], np.int64)
-            out.write(images, codes, [e.usage for e in kept], encoded=encoded)
-            for e in kept:
-                report.add(e.usage, e.label)
+    entries = _select(src, report, found, shuffle=shuffle, seed=seed, shard=shard)
+    with CSVWriter(dst, label_names=report.label_names, label_format=label_format) as out:
+        heads, tails = out.line_tables()
+        job = _Job(size, equalize, strict, preprocess, tuple(heads), tuple(tails))
+        for batch, text, _, good in _decoded(entries, job, workers=workers, progress=progress,
+                                             report=report, table=report.label_names):
+            out.write_lines(text, len(good))
+            for i in good:
+                report.add(batch[i].usage, batch[i].label)
     report.seconds = time.perf_counter() - start
     return report
 
@@ -222,8 +306,8 @@ def read_folder(src, *, size=48, equalize=False, workers=None, keep_paths=True, 
     report = report if report is not None else ConvertReport(str(src), "memory")
     parts, kept_all = [], []
     found = discover(src, decode=_decoder(size, equalize, preprocess), workers=workers)
-    for images, kept, _ in iter_folder(src, size=size, equalize=equalize, workers=workers, progress=progress,
-                                       preprocess=preprocess, report=report, found=found):
+    for images, kept in iter_folder(src, size=size, equalize=equalize, workers=workers, progress=progress,
+                                    preprocess=preprocess, report=report, found=found):
         parts.append(images)
         kept_all += kept
     table = report.label_names
