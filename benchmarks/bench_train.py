@@ -7,9 +7,9 @@
 (d) (c)'s own batches computed beforehand and cached: the model with no input work at all;
     the input's share of step time is 1 - (c)/(d) (at or below zero: the model never waits);
 (e) the pipeline alone, images/s without a model.
-Every figure is measured in the same run, round after round, and reported against (a).
+The ways run in turn, slice after slice, so a load change hits them alike; medians against (a).
 
-Usage: python benchmarks/bench_train.py [--data PATH] [--steps 48] [--rounds 2] [--precision auto]
+Usage: python benchmarks/bench_train.py [--data PATH] [--steps 32] [--rounds 5] [--precision auto]
 """
 import argparse
 import sys
@@ -33,26 +33,17 @@ def images_for_bench(data):
     return ds.images, ds.labels, f"synthetic ({len(ds)})"
 
 
-def model_rate(keras, build_model, data, steps, batch, *, per_call):
-    """images/s of fit on ``data`` for ``steps`` steps, after a warm-up of the same shape."""
+def compiled(keras, build_model, *, per_call=1):
     net = build_model("fercnn")
     net.compile(keras.optimizers.AdamW(1e-3), "sparse_categorical_crossentropy", steps_per_execution=per_call)
-    net.fit(data, steps_per_epoch=2 * per_call, epochs=1, verbose=0)  # trace and warm up
-    t = time.perf_counter()
-    net.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
-    return steps * batch / (time.perf_counter() - t)
+    return net
 
 
-def numpy_rate(keras, build_model, images, labels, steps, batch):
-    """The tutorials' way: float32 arrays in memory, model.fit(x, y)."""
-    x = images[: batch * steps].astype(np.float32)[..., None] / 255.0
-    y = labels[: batch * steps]
-    net = build_model("fercnn")
-    net.compile(keras.optimizers.AdamW(1e-3), "sparse_categorical_crossentropy")
-    net.fit(x[: batch * 3], y[: batch * 3], batch_size=batch, verbose=0)
+def timed(fit, images):
+    """images/s of one call of ``fit`` (which trains on ``images`` images)."""
     t = time.perf_counter()
-    net.fit(x, y, batch_size=batch, verbose=0, shuffle=True)
-    return len(x) / (time.perf_counter() - t)
+    fit()
+    return images / (time.perf_counter() - t)
 
 
 def pipeline_rate(data, batch, n=200):
@@ -68,9 +59,9 @@ def pipeline_rate(data, batch, n=200):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=None)
-    ap.add_argument("--steps", type=int, default=48, help="timed steps per figure (a multiple of 16)")
+    ap.add_argument("--steps", type=int, default=32, help="steps per timed slice (a multiple of 16)")
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=5, help="slices per way, taken in turn (the median is shown)")
     ap.add_argument("--precision", default="auto", help="auto (the trainer's default), float32 or bfloat16")
     args = ap.parse_args()
     from fercsv.runtime.tfutil import import_tf, pick_precision
@@ -83,30 +74,45 @@ def main():
     bs, steps = args.batch_size, args.steps
     per_call = steps_per_execution(len(images) // bs)
     precision = pick_precision(args.precision, "cpu")
-    print(f"data: {what}; batch {bs}; {steps} timed steps; {precision}; the trainer's steps per call: "
-          f"{per_call} (largest divisor of {len(images) // bs} steps per epoch up to 16)")
-    for r in range(1, args.rounds + 1):
-        keras.mixed_precision.set_global_policy("float32")
-        naive = numpy_rate(keras, build_model, images, labels, steps, bs)
-        figure(f"round {r}: fit from numpy arrays, float32 (naive)", naive, "images/s")
-        keras.mixed_precision.set_global_policy(precision)
-        data, _ = train_dataset(images, labels, batch_size=bs, epochs=50)
-        one = model_rate(keras, build_model, data, steps, bs, per_call=1)
-        figure(f"round {r}: fercsv pipeline, 1 step per call", one, "images/s", one / naive)
-        fused = model_rate(keras, build_model, data, steps, bs, per_call=per_call)
-        figure(f"round {r}: fercsv pipeline, {per_call} steps per call (default)", fused, "images/s",
-               fused / naive)
-        cached = data.take(steps).cache()
-        for _ in cached:  # computed once, before the clock starts
-            pass
-        free = model_rate(keras, build_model, cached.repeat(), steps, bs, per_call=per_call)
-        figure(f"round {r}: the same batches precomputed (no input work)", free, "images/s", free / naive)
-        print(f"round {r}: input's share of step time: {1 - fused / free:+.1%} "
-              "(at or below zero: the model never waits on input)")
-        keras.mixed_precision.set_global_policy("float32")
-        pipe = pipeline_rate(train_dataset(images, labels, batch_size=bs, epochs=3)[0], bs)
-        figure(f"round {r}: input pipeline alone (augmented)", pipe, "images/s",
-               note=f"{pipe / fused:.0f}x the model's training throughput")
+    print(f"data: {what}; batch {bs}; {args.rounds} slices of {steps} steps per way, in turn; {precision}; "
+          f"the trainer's steps per call: {per_call} (largest divisor of {len(images) // bs} up to 16)")
+    n = steps * bs
+    keras.mixed_precision.set_global_policy("float32")
+    x = images[:n].astype(np.float32)[..., None] / 255.0
+    y = labels[:n]
+    naive = compiled(keras, build_model)
+    keras.mixed_precision.set_global_policy(precision)
+    data, _ = train_dataset(images, labels, batch_size=bs, epochs=1000)
+    cached = data.take(steps).cache()
+    for _ in cached:  # (d)'s batches are computed once, before any clock starts
+        pass
+    cached = cached.repeat()
+    one, fused, free = (compiled(keras, build_model, per_call=k) for k in (1, per_call, per_call))
+    ways = {
+        "fit from numpy arrays, float32 (naive)": lambda: naive.fit(x, y, batch_size=bs, verbose=0, shuffle=True),
+        "fercsv pipeline, 1 step per call": lambda: one.fit(data, steps_per_epoch=steps, verbose=0),
+        f"fercsv pipeline, {per_call} steps per call (default)":
+            lambda: fused.fit(data, steps_per_epoch=steps, verbose=0),
+        "the same batches precomputed (no input work)": lambda: free.fit(cached, steps_per_epoch=steps, verbose=0),
+    }
+    for fit in ways.values():  # trace and warm up every way before timing any
+        fit()
+    rates = {name: [] for name in ways}
+    for _ in range(args.rounds):
+        for name, fit in ways.items():
+            rates[name].append(timed(fit, n))
+    med = {name: float(np.median(r)) for name, r in rates.items()}
+    base = med[next(iter(ways))]
+    for name, value in med.items():
+        spread = f"slices {min(rates[name]):.0f}-{max(rates[name]):.0f}"
+        figure(name, value, "images/s", None if value is base else value / base, note=spread)
+    names = list(ways)
+    share = 1 - med[names[2]] / med[names[3]]
+    print(f"input's share of step time: {share:+.1%} (at or below zero: the model never waits on input)")
+    keras.mixed_precision.set_global_policy("float32")
+    pipe = pipeline_rate(train_dataset(images, labels, batch_size=bs, epochs=3)[0], bs)
+    figure("input pipeline alone (augmented)", pipe, "images/s",
+           note=f"{pipe / med[names[2]]:.0f}x the model's training throughput")
 
 
 if __name__ == "__main__":

@@ -186,7 +186,7 @@ def _register_core(sub):
     option(c, "--equalize", action="store_true", help="folder -> CSV: histogram-equalize each face")
     option(c, "--shuffle", action="store_true", help="folder -> CSV: shuffle rows (else split, label, name)")
     option(c, "--seed", type=int, library=folder_to_csv, help="folder -> CSV: seed for --shuffle")
-    option(c, "--workers", type=positive_int, help="decoding threads (default: all cores)")
+    option(c, "--workers", type=positive_int, help="decoding workers (default: all cores)")
     option(c, "--strict", action="store_true", help="folder -> CSV: fail on the first bad image, write nothing")
     option(c, "--quiet", dest="progress", action="store_false", help="no progress bar")
     option(c, "--overwrite", action="store_true", help="CSV -> folder: allow a non-empty destination folder")
@@ -216,7 +216,7 @@ def _register_core(sub):
              example="fercsv info fer2013.csv")
     i.add_argument("path", help="CSV (.csv, .csv.gz) or image folder")
     option(i, "--json", dest="cli_json", action="store_true", help="machine-readable output")
-    option(i, "--workers", type=positive_int, help="decoding threads (default: all cores)")
+    option(i, "--workers", type=positive_int, help="decoding workers (default: all cores)")
 
     s = verb(sub, "split", help="assign Usage: Training / PublicTest (validation) / PrivateTest (test)",
              func=_cmd_split, example="fercsv split faces.csv faces_split.csv --val 0.1 --test 0.1 --seed 0")
