@@ -145,3 +145,16 @@ def test_train_learns_from_soft_targets_not_the_emotion_column(tmp_path):
     # Chance is 1/7 (0.14) and the shifted labels would give ~0; eight epochs on these 42 faces per
     # class reached 0.25-0.36 from run to run (threads make runs differ), so the bar sits below that.
     assert result.best_val_accuracy > 0.2
+
+
+def test_a_part_without_contempt_rows_keeps_contempt_votes(tmp_path):
+    """A FER+ CSV whose rows all have another majority still carries p_contempt: read_csv keeps the
+    eight labels, so the targets keep contempt's share instead of renormalising it away."""
+    pixels = " ".join(["7"] * 4)
+    (tmp_path / "part.csv").write_text(
+        "emotion,pixels,Usage,p_angry,p_disgust,p_fear,p_happy,p_sad,p_surprise,p_neutral,p_contempt\n"
+        f"3,{pixels},Training,0,0,0,0.75,0,0,0,0.25\n"
+        f"6,{pixels},Training,0,0,0,0,0,0,1,0\n")
+    ds = fercsv.read_csv(tmp_path / "part.csv")
+    assert ds.label_names[-1] == "contempt" and len(ds.label_names) == 8
+    np.testing.assert_allclose(ds.targets()[0], [0, 0, 0, 0.75, 0, 0, 0, 0.25])

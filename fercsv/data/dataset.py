@@ -249,8 +249,24 @@ def read_csv(path, *, shape=None, on_bad_rows="raise", label_column=None, pixels
     label_codes, label_names = _parse_labels(columns.get(lab), good, path, lines)
     usage = _parse_usage(columns.get(use), good, path, lines)
     extra = {names[i]: columns[i][good] for i in columns if i not in (lab, use)}
+    label_names = _with_target_labels(label_names, extra)
     skipped = [(int(lines[r]), reason) for r, reason in sorted(problems.items())]
     return FERDataset(images, label_codes, usage, label_names, extra, skipped, path, names)
+
+
+def _with_target_labels(label_names, extra):
+    """The label table widened to every ``p_<label>`` column of known code.
+
+    A part of a FER+ CSV may hold no contempt row yet carry contempt's vote share in ``p_contempt``;
+    a table taken from the codes present alone would drop that share from the targets.
+
+    >>> _with_target_labels(list(L.FER2013_LABELS), {"p_happy": [], "p_contempt": []})[-1]
+    'contempt'
+    """
+    codes = [L.known_code(k[len(L.TARGET_PREFIX):]) for k in extra if k.startswith(L.TARGET_PREFIX)]
+    if not codes or None in codes or not L.is_standard(label_names) or max(codes) < len(label_names):
+        return label_names
+    return L.code_names(max(codes) + 1)
 
 
 def _guess_pixel_count(fh, pix):
