@@ -356,6 +356,15 @@ def csv_to_folder(src, dst, *, overwrite=False, workers=None, progress=False, on
     names the whole run gives them, so all shards may fill one folder side by side: the
     folder may hold other files, a shard never deletes any, and it refuses to replace its own
     files unless ``overwrite=True``.
+
+    >>> import fercsv, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> _ = fercsv.write_csv(fercsv.synth_dataset(per_class=2, seed=0), f"{d}/faces.csv")
+    >>> report = csv_to_folder(f"{d}/faces.csv", f"{d}/faces")
+    >>> report.rows, sorted(p.name for p in Path(d, "faces").iterdir())
+    (42, ['test', 'train', 'val'])
+    >>> bool((fercsv.read_folder(f"{d}/faces").images == fercsv.read_csv(f"{d}/faces.csv").images).all())
+    True
     """
     shard = parse_shard(shard, func="csv_to_folder")
     start = time.perf_counter()
