@@ -178,7 +178,7 @@ def ferplus_csv(src, votes, dst, *, mode: str = "majority", label_format: str = 
     (34, {'FER+ not a face': 1})
     >>> relabelled = fercsv.read_csv(f"{d}/ferplus.csv")
     >>> relabelled.name_of(relabelled.labels[0]), relabelled.targets()[0].tolist()   # unknown votes do not count
-    ('happy', [0.0, 0.0, 0.0, 0.75, 0.0, 0.25, 0.0])
+    ('happy', [0.0, 0.0, 0.0, 0.75, 0.0, 0.25, 0.0, 0.0])
     """
     import time
 
