@@ -149,13 +149,14 @@ def concat(sources, dst) -> ConcatReport:
 
 def _check_order(sources, dst):
     """Refuse the output-first order (``concat(out, parts)``, ``fercsv concat OUT PART...``) in one line."""
+    order = "concat: the parts come first and the output last (fercsv concat PART... OUTPUT, as in convert SRC DST)"
+    if isinstance(dst, (list, tuple)):
+        raise BadInputError(f"{order}; the output {str(sources)!r} was given first: call concat(parts, output)")
     parts = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
-    if isinstance(dst, (list, tuple)) or (parts and not os.path.lexists(str(parts[0]))
-                                          and not glob.has_magic(str(parts[0])) and os.path.lexists(str(dst))):
-        first = parts[0] if parts else sources
-        raise BadInputError(f"concat: the parts come first and the output last (fercsv concat PART... OUTPUT, "
-                            f"as in convert SRC DST); {str(first)!r} does not exist yet while {str(dst)!r} does, "
-                            "so the order looks reversed: put the output last")
+    if parts and not os.path.lexists(str(parts[0])) and not glob.has_magic(str(parts[0])) \
+            and os.path.lexists(str(dst)):
+        raise BadInputError(f"{order}; {str(parts[0])!r} does not exist yet while {str(dst)!r} does, so the "
+                            "order looks reversed: put the output last")
 
 
 def _open_csv(path):

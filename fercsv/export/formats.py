@@ -24,7 +24,7 @@ from ..core.atomic import atomic_path
 from ..core.errors import BadInputError, ExportError, FercsvError, first_line, require
 from ..data.labels import USAGES
 from ..training.models import INPUT_NAME
-from ..runtime.contract import to_input
+from ..runtime.contract import OnnxModel, layout_of, to_input
 
 #: Post-training quantisation of TFLite exports (None: float32).
 QUANTIZATIONS = ("float16", "int8")
@@ -70,18 +70,14 @@ class ExportReport:
         return text
 
 
-def _keras_layers(layer):
-    yield layer
-    for inner in getattr(layer, "layers", ()):  # a transfer backbone is a model inside the model
-        yield from _keras_layers(inner)
-
-
 def _compute_precision(model):
     """The low-precision policy a Keras model computes in ("mixed_bfloat16"...), or "float32".
 
     Read from the layers, so it holds for a RUN_DIR, a .keras file or a model in memory.
     """
-    names = {layer.dtype_policy.name for layer in _keras_layers(model)
+    from ..runtime.tfutil import walk_layers
+
+    names = {layer.dtype_policy.name for layer in walk_layers(model)
              if type(layer).__name__ != "InputLayer"}  # an input layer computes nothing
     low = sorted(names & set(_LOW_PRECISION))
     return low[0] if low else "float32"
@@ -262,7 +258,7 @@ def _verify_onnx(trained, keras_model, onnx_path, report, *, data, tolerance, n=
     ort = require("onnxruntime", extra="export", feature="ONNX verification")
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     inp = sess.get_inputs()[0]
-    nchw = len(inp.shape) == 4 and inp.shape[1] in (1, 3) and inp.shape[3] not in (1, 3)
+    nchw = layout_of(inp.shape) == "NCHW"
     x = _sample_batch(data, keras_model.input_shape[1:], n=n)
     feed = np.ascontiguousarray(np.transpose(x, (0, 3, 1, 2))) if nchw else x
     _check(report, trained, keras_model, x, sess.run(None, {inp.name: feed})[0], data)
@@ -500,10 +496,6 @@ def export(model, out: str | Path, *, format: str, **options) -> ExportReport:
     return globals()[FORMATS[format]](model, out, **options)
 
 
-def _nhwc(dims) -> bool:
-    return len(dims) == 4 and dims[3] in (1, 3) and dims[1] not in (1, 3)
-
-
 def nchw_onnx(source, out) -> ExportReport:
     """Write the NHWC ONNX model ``source`` as ``out`` taking N,C,H,W input (what Ascend's atc needs).
 
@@ -517,12 +509,11 @@ def nchw_onnx(source, out) -> ExportReport:
     ((48, 48, 1), 0.0)
     """
     onnx = require("onnx", extra="export", feature="ONNX layout change")
-    ort = require("onnxruntime", extra="export", feature="ONNX verification")
     out = _check_output(out, ".onnx")
     proto = onnx.load(str(source))
     inp = proto.graph.input[0]
     dims = [d.dim_value if d.HasField("dim_value") else -1 for d in inp.type.tensor_type.shape.dim]
-    if not _nhwc(dims):
+    if len(dims) != 4 or layout_of(dims) == "NCHW":
         return _copy_onnx(source, out)
     inner = f"{inp.name}_nhwc"
     for node in proto.graph.node:
@@ -540,11 +531,9 @@ def nchw_onnx(source, out) -> ExportReport:
     with atomic_path(out) as tmp:
         onnx.save(proto, str(tmp))
     x = np.random.default_rng(0).random((8, h, w, c), dtype=np.float32)
-    run = lambda path, feed: ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(  # noqa: E731
-        None, {inp.name: feed})[0]
     report = ExportReport(str(out), "ONNX", details={"input": f"{inp.name}: N,{c},{h},{w} (a transpose in front "
                                                      f"of {Path(source).name})"})
-    report.max_abs_diff, report.top1_agreement = _compare(run(source, x), run(out, np.transpose(x, (0, 3, 1, 2))))
+    report.max_abs_diff, report.top1_agreement = _compare(OnnxModel(source).predict(x), OnnxModel(out).predict(x))
     report.n_checked, report.reference, report.checked_on = len(x), f"the NHWC {Path(source).name}", "random images"
     if report.max_abs_diff > MAX_ABS_DIFF or report.top1_agreement < 1.0:
         out.unlink(missing_ok=True)

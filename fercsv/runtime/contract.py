@@ -47,6 +47,16 @@ def to_input(images, *, layout="NHWC"):
     return np.ascontiguousarray(x)
 
 
+def layout_of(shape) -> str:
+    """``"NCHW"`` when a 4-d input shape has 1 or 3 channels second and not last, else ``"NHWC"``.
+
+    >>> layout_of([None, 1, 48, 48]), layout_of(["batch", 48, 48, 1])
+    ('NCHW', 'NHWC')
+    """
+    nchw = len(shape) == 4 and shape[1] in (1, 3) and shape[3] not in (1, 3)
+    return "NCHW" if nchw else "NHWC"
+
+
 def default_labels(n_classes):
     """Label names for a model without a labels file, as a CSV of those codes would name them.
 
@@ -117,7 +127,7 @@ class OnnxModel(Runtime):
         inp = self.session.get_inputs()[0]
         shape = [d if isinstance(d, int) else None for d in inp.shape]
         self.input_name = inp.name
-        self.nchw = len(shape) == 4 and shape[1] in (1, 3) and shape[3] not in (1, 3)
+        self.nchw = layout_of(shape) == "NCHW"
         hwc = (shape[2], shape[3], shape[1]) if self.nchw else tuple(shape[1:])
         meta = self.session.get_modelmeta().custom_metadata_map
         n = self.session.get_outputs()[0].shape[-1]

@@ -298,10 +298,11 @@ def weights_digest(model) -> str:
     return "sha256:" + digest.hexdigest()[:16]
 
 
-def _layers(layer):
+def walk_layers(layer):
+    """``layer`` and every layer inside it, depth first (a transfer backbone is a model inside the model)."""
     yield layer
     for inner in getattr(layer, "layers", ()):  # models nest their layers (a transfer backbone is a model)
-        yield from _layers(inner)
+        yield from walk_layers(inner)
 
 
 @contextlib.contextmanager
@@ -344,7 +345,7 @@ def multi_worker_fit(model, strategy, element_spec):
         with strategy.scope():
             build(data_batch=element_spec)
 
-    for layer in _layers(model):
+    for layer in walk_layers(model):
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.synchronized = True
     keras_tf_trainer.reduce_per_replica = reduce_per_replica

@@ -18,6 +18,7 @@ from ..runtime.contract import to_input
 from ..runtime.loading import load_model
 from ..vision.faces import crop_face, detect_faces
 from ..vision.images import is_image_name, read_color, resize, to_gray
+from .inputs import expand_inputs
 
 
 @dataclass
@@ -64,21 +65,19 @@ def _is_path(x) -> bool:
 
 
 def _expand_path(text):
-    """A file as itself; a folder or a glob as its image files, sorted (folders walked recursively)."""
+    """A file as itself; a folder or a glob as its image files, in the order batch prediction uses."""
     path = Path(text)
     if path.is_file():
         return [path]
+    found, missing = expand_inputs([text])
+    files = [f for f, _ in found if is_image_name(f.name)]
+    if files:
+        return files
     if path.is_dir():
-        files = sorted(f for f in path.rglob("*") if f.is_file() and is_image_name(f.name))
-        if not files:
-            raise BadInputError(f"{path}: the folder holds no images; give image files or another folder")
-        return files
+        raise BadInputError(f"{path}: the folder holds no images; give image files or another folder")
     if glob.has_magic(str(text)):
-        files = sorted(Path(f) for f in glob.glob(str(text), recursive=True) if is_image_name(f))
-        if not files:
-            raise BadInputError(f"{text}: no image file matches this pattern")
-        return files
-    raise BadInputError(f"{path}: no such file or folder")
+        raise BadInputError(f"{text}: no image file matches this pattern")
+    raise BadInputError(f"{path}: {missing.get(str(text), 'no such file or folder')}")
 
 
 def _inputs(images) -> tuple:
