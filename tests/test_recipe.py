@@ -148,3 +148,31 @@ def test_run_dirs_from_before_the_recipe_options_still_match(tmp_path, tiny_run,
     fercsv.train(synth_csv, old, epochs=3, batch_size=32, warmup_epochs=1, tta=False, precision="float32",
                  out=said.append)
     assert "already finished" in said[0]
+
+
+def test_pipelines_run_untuned_and_keep_their_order():
+    """tf.data's tuner is off in every fercsv pipeline: with it on, deleting an iterator (Keras does at
+    the end of each fit and validation pass) waits for the tuner's next wake-up, up to 60 s."""
+    from fercsv.training.pipeline import eval_dataset, train_dataset
+
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (64, 48, 48), dtype=np.uint8)
+    labels = rng.integers(0, 7, 64)
+    variants = {
+        "plain": train_dataset(images, labels, batch_size=16, epochs=2)[0],
+        "mixup": train_dataset(images, labels, batch_size=16, n_classes=7, mixup=0.4)[0],
+        "weights, one worker's share": train_dataset(images, labels, batch_size=16, class_weight=[1.0] * 7,
+                                                     part=(1, 2))[0],
+        "evaluation": eval_dataset(images, labels, batch_size=10),
+    }
+    for name, ds in variants.items():
+        assert ds.options().autotune.enabled is False, name
+    # Fixed parallelism keeps the order: evaluation batches are the images in order, scaled.
+    got = np.concatenate([x.numpy() for x, _ in variants["evaluation"]])
+    np.testing.assert_allclose(got[..., 0], images / 255.0, atol=1e-6)
+    # And an unaugmented training epoch is a permutation of all the images, the same on each build.
+    first = [x.numpy() for x, _ in train_dataset(images, labels, batch_size=16, augment=False)[0]]
+    again = [x.numpy() for x, _ in train_dataset(images, labels, batch_size=16, augment=False)[0]]
+    np.testing.assert_array_equal(np.concatenate(first), np.concatenate(again))
+    seen = np.sort(np.round(np.concatenate(first)[..., 0] * 255).astype(np.uint8).reshape(64, -1), axis=0)
+    np.testing.assert_array_equal(seen, np.sort(images.reshape(64, -1), axis=0))
