@@ -104,7 +104,7 @@ def _register_train(sub):
     option(t, "--balance", choices=BALANCE_METHODS, library=TrainConfig, help="resample Training rows")
     option(t, "--patience", type=int, library=TrainConfig, help="early-stopping patience in epochs (0: off)")
     option(t, "--precision", choices=tuple(PRECISIONS), library=TrainConfig,
-           help="auto: float16 on GPU, bfloat16 on TPU/AMX")
+           help="auto: float16 on GPU, bfloat16 on TPU and on CPUs with AMX or AVX-512-BF16")
     option(t, "--time-limit", dest="time_limit_minutes", type=float, library=TrainConfig,
            help="stop before this many minutes have passed")
     option(t, "--tta", choices=tuple(TTA_MODES), library=TrainConfig,
