@@ -34,12 +34,14 @@ def probe_epoch_seconds(ds, batch_size, steps=20, windows=3, model="fercnn", pre
     from fercsv.training.models import build_model
     from fercsv.training.pipeline import train_dataset
     from fercsv.runtime.tfutil import import_tf, pick_precision, pick_strategy, precision_policy
+    from fercsv.training.fusedbn import fuse_batch_norm
 
     tf, keras = import_tf()
     train = ds.subset("Training")
     data, per_epoch = train_dataset(train.images, train.labels, batch_size=batch_size, epochs=1)
     with precision_policy(pick_precision(precision, pick_strategy(out=lambda *a: None)[1])):
         net = build_model(model, n_classes=len(ds.label_names))
+        fuse_batch_norm(net)  # as the trainer does
         net.compile(keras.optimizers.AdamW(1e-3), "sparse_categorical_crossentropy")
     net.fit(data, steps_per_epoch=15, shuffle=False, verbose=0)  # tracing, oneDNN primitive caches
     best = float("inf")

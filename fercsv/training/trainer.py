@@ -692,6 +692,7 @@ def _worker_batches(strategy, train_ds, config, first_epoch, n_classes, weights)
 def _fit(tf, keras, strategy, run_dir, config, state, train_ds, val_ds, n_classes, t_start, out, verbose,
          device, precision, *, cluster=None, commit_dir=None):
     """Build or reload the model and fit it; on a cluster returns the digest of the final weights."""
+    from .fusedbn import fuse_batch_norm
     from .models import build_model
     from .pipeline import eval_dataset, global_batch, train_dataset
     from ..runtime.tfutil import multi_worker_fit, weights_digest
@@ -720,6 +721,8 @@ def _fit(tf, keras, strategy, run_dir, config, state, train_ds, val_ds, n_classe
             _compile(keras, net, config, steps)
     # Not saved with the model, so a resumed run gets it too; one worker's fit keeps Keras' default.
     net.steps_per_execution = 1 if cluster else steps_per_execution(steps)
+    if strategy.num_replicas_in_sync == 1:  # one device: batch normalisation as one fused op (1.2-1.4x)
+        fuse_batch_norm(net)
     one_hot = lambda x, y: (x, tf.one_hot(y, n_classes))  # noqa: E731  (validation batches)
     callbacks = [_Recorder(keras, commit_dir or run_dir, config, state, t_start, out,
                            strategy=strategy if cluster else None, chief=cluster is None or cluster.chief)]
