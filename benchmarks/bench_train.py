@@ -1,15 +1,21 @@
 """Training throughput into fit: fercsv's input pipeline and trainer settings against the tutorials' way.
 
-(a) float32 Keras fit fed from in-memory numpy arrays, the tutorials' way (the naive way);
-(b) fercsv's tf.data pipeline (uint8 in memory, scaled and augmented on the fly, batch-vectorised),
-    one step per call into TensorFlow (Keras' default, what fercsv did before);
-(c) the same with the trainer's steps per call (fercsv's default now);
-(d) (c)'s own batches computed beforehand and cached: the model with no input work at all;
-    the input's share of step time is 1 - (c)/(d) (at or below zero: the model never waits);
-(e) the pipeline alone, images/s without a model.
-The ways run in turn, slice after slice, so a load change hits them alike; medians against (a).
+Each way is one whole ``fit`` of a few epochs with a validation pass per epoch, as a user runs it:
 
-Usage: python benchmarks/bench_train.py [--data PATH] [--steps 32] [--rounds 5] [--precision auto]
+(a) float32 Keras fit fed from in-memory numpy arrays, no augmentation: the tutorials' way (the naive way);
+(b) fercsv's tf.data pipeline (augmented on the fly) with tf.data's tuner on, as it was before, float32,
+    the trainer's steps per call;
+(c) fercsv now: the same pipeline with the tuner off (fixed parallelism), and batch normalisation
+    trained as one fused op (``training.fusedbn``), as the trainer does; float32;
+(d) the same in the trainer's ``--precision auto`` (bfloat16 on CPUs with AMX or AVX-512-BF16);
+(e) (d)'s own batches computed beforehand and cached: the model with no input work at all;
+    the input's share of the step time is 1 - (d)/(e) (at or below zero: the model never waits);
+(f) the pipeline alone, images/s without a model.
+The ways run in turn, round after round, so a load change hits them alike; medians against (a).
+The ``limits`` section measures the machine's matrix-multiply peak in float32 and bfloat16 in the
+same run and says how close each way's training arithmetic comes to it.
+
+Usage: python benchmarks/bench_train.py [--data PATH] [--steps 48] [--epochs 2] [--rounds 3]
 """
 import argparse
 import sys
@@ -22,28 +28,61 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import fer_folder, figure  # noqa: E402
 
 
-def images_for_bench(data):
+def faces_for_bench(data, n_train, n_val):
     import fercsv
 
     folder = fer_folder(data)
     if folder is not None:
-        ds = fercsv.read_folder(Path(folder) / "train", keep_paths=False)
-        return ds.images, ds.labels, f"FER-2013 Training ({len(ds)})"
-    ds = fercsv.synth_dataset(per_class=300)
-    return ds.images, ds.labels, f"synthetic ({len(ds)})"
+        train = fercsv.read_folder(Path(folder) / "train", keep_paths=False)
+        test = fercsv.read_folder(Path(folder) / "test", keep_paths=False)
+        what = f"FER-2013: {n_train} Training faces, {n_val} test faces for validation"
+    else:
+        train = test = fercsv.synth_dataset(per_class=(n_train + n_val) // 7 + 1)
+        what = f"synthetic faces ({n_train} + {n_val})"
+    rng = np.random.default_rng(0)
+    t, v = rng.permutation(len(train))[:n_train], rng.permutation(len(test))[-n_val:]
+    return (train.images[t], train.labels[t]), (test.images[v], test.labels[v]), what
 
 
-def compiled(keras, build_model, *, per_call=1):
+def compiled(keras, build_model, policy, *, per_call=1, fused=False):
+    from fercsv.training.fusedbn import fuse_batch_norm
+
+    keras.mixed_precision.set_global_policy(policy)
     net = build_model("fercnn")
-    net.compile(keras.optimizers.AdamW(1e-3), "sparse_categorical_crossentropy", steps_per_execution=per_call)
+    if fused:
+        fuse_batch_norm(net)
+    net.compile(keras.optimizers.AdamW(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"],
+                steps_per_execution=per_call)
+    keras.mixed_precision.set_global_policy("float32")
     return net
 
 
-def timed(fit, images):
-    """images/s of one call of ``fit`` (which trains on ``images`` images)."""
-    t = time.perf_counter()
-    fit()
-    return images / (time.perf_counter() - t)
+def training_flops(net):
+    """Floating-point operations to train on one image: 3x the forward pass (forward, two backward)."""
+    macs = 0
+    for layer in net.layers:
+        kind = type(layer).__name__
+        if kind == "Conv2D":
+            h, w, cout = layer.output.shape[1:]
+            kh, kw = layer.kernel_size
+            macs += h * w * kh * kw * layer.input.shape[-1] * cout
+        elif kind == "Dense":
+            macs += layer.input.shape[-1] * layer.units
+    return 3 * 2 * macs
+
+
+def matmul_peak(tf, dtype, n=2048, reps=8):
+    """GFLOP/s of a large matrix product in ``dtype`` on all cores: what the CPU's arithmetic can do."""
+    a = tf.cast(tf.random.stateless_uniform((n, n), seed=(1, 2)), dtype)
+    f = tf.function(lambda: tf.reduce_sum(tf.cast(tf.linalg.matmul(a, a)[:1, :1], tf.float32)))
+    f()
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        for _ in range(reps):
+            f()
+        best = min(best, (time.perf_counter() - t) / reps)
+    return 2 * n ** 3 / best / 1e9
 
 
 def pipeline_rate(data, batch, n=200):
@@ -58,61 +97,86 @@ def pipeline_rate(data, batch, n=200):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=None)
-    ap.add_argument("--steps", type=int, default=32, help="steps per timed slice (a multiple of 16)")
+    ap.add_argument("--data", default=None, help="FER-2013 folder or archive (default: $FERCSV_DATA, "
+                    "../shared/data; synthetic faces when none is found)")
+    ap.add_argument("--steps", type=int, default=48, help="steps per epoch (a multiple of 16)")
+    ap.add_argument("--epochs", type=int, default=2, help="epochs per timed fit")
+    ap.add_argument("--val", type=int, default=1024, help="validation faces scored after each epoch")
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--rounds", type=int, default=5, help="slices per way, taken in turn (the median is shown)")
-    ap.add_argument("--precision", default="auto", help="auto (the trainer's default), float32 or bfloat16")
+    ap.add_argument("--rounds", type=int, default=3, help="fits per way, taken in turn (the median is shown)")
     args = ap.parse_args()
     from fercsv.runtime.tfutil import import_tf, pick_precision
     from fercsv.training.models import build_model
-    from fercsv.training.pipeline import train_dataset
+    from fercsv.training.pipeline import eval_dataset, train_dataset
     from fercsv.training.trainer import steps_per_execution
 
     tf, keras = import_tf()
-    images, labels, what = images_for_bench(args.data)
-    bs, steps = args.batch_size, args.steps
-    per_call = steps_per_execution(len(images) // bs)
-    precision = pick_precision(args.precision, "cpu")
-    print(f"data: {what}; batch {bs}; {args.rounds} slices of {steps} steps per way, in turn; {precision}; "
-          f"the trainer's steps per call: {per_call} (largest divisor of {len(images) // bs} up to 16)")
+    bs, steps, epochs = args.batch_size, args.steps, args.epochs
     n = steps * bs
-    keras.mixed_precision.set_global_policy("float32")
-    x = images[:n].astype(np.float32)[..., None] / 255.0
-    y = labels[:n]
-    naive = compiled(keras, build_model)
-    keras.mixed_precision.set_global_policy(precision)
-    data, _ = train_dataset(images, labels, batch_size=bs, epochs=1000)
+    (images, labels), (val_images, val_labels), what = faces_for_bench(args.data, n, args.val)
+    per_call = steps_per_execution(steps)
+    auto = pick_precision("auto", "cpu")
+    print(f"data: {what}; batch {bs}; each way: fit {epochs} epochs of {steps} steps + a validation pass "
+          f"per epoch, {args.rounds} rounds in turn; steps per call {per_call}; precision auto = {auto}")
+    x = images.astype(np.float32)[..., None] / 255.0
+    xv = val_images.astype(np.float32)[..., None] / 255.0
+
+    data, _ = train_dataset(images, labels, batch_size=bs, epochs=100_000)
+    val = eval_dataset(val_images, val_labels)
+    tuned = tf.data.Options()
+    tuned.autotune.enabled = True  # the pipeline as it was before: tf.data's tuner on
+    data_tuned, val_tuned = data.with_options(tuned), val.with_options(tuned)
     cached = data.take(steps).cache()
-    for _ in cached:  # (d)'s batches are computed once, before any clock starts
+    for _ in cached:  # (e)'s batches are computed once, before any clock starts
         pass
     cached = cached.repeat()
-    one, fused, free = (compiled(keras, build_model, per_call=k) for k in (1, per_call, per_call))
+
+    naive = compiled(keras, build_model, "float32")
+    before = compiled(keras, build_model, "float32", per_call=per_call)
+    now32, now, free = (compiled(keras, build_model, p, per_call=per_call, fused=True) for p in ("float32", auto, auto))
     ways = {
-        "fit from numpy arrays, float32 (naive)": lambda: naive.fit(x, y, batch_size=bs, verbose=0, shuffle=True),
-        "fercsv pipeline, 1 step per call": lambda: one.fit(data, steps_per_epoch=steps, verbose=0),
-        f"fercsv pipeline, {per_call} steps per call (default)":
-            lambda: fused.fit(data, steps_per_epoch=steps, verbose=0),
-        "the same batches precomputed (no input work)": lambda: free.fit(cached, steps_per_epoch=steps, verbose=0),
+        "(a) fit from numpy arrays, float32 (naive)":
+            lambda e: naive.fit(x, labels, batch_size=bs, epochs=e, validation_data=(xv, val_labels), verbose=0),
+        f"(b) fercsv pipeline before: tuner on, {per_call} steps per call, float32":
+            lambda e: before.fit(data_tuned, epochs=e, steps_per_epoch=steps, validation_data=val_tuned, verbose=0),
+        f"(c) fercsv now: tuner off, fused batch norm, {per_call} steps per call, float32":
+            lambda e: now32.fit(data, epochs=e, steps_per_epoch=steps, validation_data=val, verbose=0),
+        f"(d) fercsv now, precision auto ({auto})":
+            lambda e: now.fit(data, epochs=e, steps_per_epoch=steps, validation_data=val, verbose=0),
+        f"(e) (d)'s batches precomputed (no input work)":
+            lambda e: free.fit(cached, epochs=e, steps_per_epoch=steps, validation_data=val, verbose=0),
     }
     for fit in ways.values():  # trace and warm up every way before timing any
-        fit()
+        fit(1)
     rates = {name: [] for name in ways}
     for _ in range(args.rounds):
         for name, fit in ways.items():
-            rates[name].append(timed(fit, n))
+            t = time.perf_counter()
+            fit(epochs)
+            rates[name].append(n * epochs / (time.perf_counter() - t))
     med = {name: float(np.median(r)) for name, r in rates.items()}
-    base = med[next(iter(ways))]
-    for name, value in med.items():
-        spread = f"slices {min(rates[name]):.0f}-{max(rates[name]):.0f}"
-        figure(name, value, "images/s", None if value is base else value / base, note=spread)
     names = list(ways)
-    share = 1 - med[names[2]] / med[names[3]]
+    base = med[names[0]]
+    for name, value in med.items():
+        spread = f"rounds {min(rates[name]):.0f}-{max(rates[name]):.0f}"
+        figure(name, value, "images/s", None if name == names[0] else value / base, note=spread)
+    share = 1 - med[names[3]] / med[names[4]]
     print(f"input's share of step time: {share:+.1%} (at or below zero: the model never waits on input)")
-    keras.mixed_precision.set_global_policy("float32")
-    pipe = pipeline_rate(train_dataset(images, labels, batch_size=bs, epochs=3)[0], bs)
-    figure("input pipeline alone (augmented)", pipe, "images/s",
-           note=f"{pipe / med[names[2]]:.0f}x the model's training throughput")
+    pipe = pipeline_rate(train_dataset(images, labels, batch_size=bs, epochs=100)[0], bs)
+    figure("(f) input pipeline alone (augmented)", pipe, "images/s",
+           note=f"{pipe / med[names[3]]:.0f}x the model's training throughput")
+
+    print("-- limits (same run): the model's training arithmetic against the CPU's matrix-multiply peak")
+    flops = training_flops(naive)
+    peaks = {"float32": matmul_peak(tf, tf.float32), "bfloat16": matmul_peak(tf, tf.bfloat16)}
+    for dtype, peak in peaks.items():
+        figure(f"matrix multiply, {dtype}, all cores", peak, "GFLOP/s")
+    print(f"fercnn: {flops / 1e9:.2f} GFLOP to train on one face (3x the forward pass)")
+    for name, policy in ((names[0], "float32"), (names[2], "float32"), (names[3], auto)):
+        dtype = "bfloat16" if "bfloat16" in policy else "float32"
+        achieved = med[name] * flops / 1e9
+        figure(f"{name[:3]} training arithmetic", achieved, "GFLOP/s",
+               note=f"{achieved / peaks[dtype]:.0%} of the {dtype} matrix-multiply peak")
 
 
 if __name__ == "__main__":
