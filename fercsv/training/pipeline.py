@@ -16,12 +16,12 @@ PREFETCH = 2
 def _untuned(tf, ds):
     """``ds`` with tf.data's autotuning off: fixed parallelism, and no wait when an iterator ends.
 
-    With autotuning on, deleting an iterator (which Keras does at the end of every ``fit``
-    and of every validation pass) blocks until the tuner's next wake-up, whose interval
-    doubles from 10 ms up to 60 s: a 6 s fit returned after 10.2 s, a 5 s validation pass
-    every epoch waited until 10.2 s (measured, ``benchmarks/bench_train.py``). Parallelism is
-    set by hand instead (one map call per core, :data:`PREFETCH` batches ahead); the
-    pipeline runs 20-60x faster than the model trains, so there is nothing to tune.
+    With autotuning on, deleting an iterator (Keras does at the end of every ``fit``, and
+    of every epoch for numpy input) blocks until the tuner's next wake-up, whose interval
+    doubles from 10 ms up to 60 s: a fit whose last step ended at 6.3 s returned at 10.2 s,
+    with the cores idle (measured; ``benchmarks/RESULTS.md``). Parallelism is set by hand
+    instead (one map call per core, :data:`PREFETCH` batches ahead); the pipeline runs
+    40-60x faster than the model trains, so there is nothing to tune.
     """
     options = tf.data.Options()
     options.autotune.enabled = False
