@@ -20,10 +20,8 @@ def fusable(layer) -> bool:
     if type(layer).__name__ != "BatchNormalization" or getattr(layer, "renorm", False) \
             or getattr(layer, "synchronized", False) or not layer.built:
         return False
-    shape = layer.input.shape if getattr(layer, "_inbound_nodes", None) else None
-    rank = len(shape) if shape is not None else None
-    axis = layer.axis if isinstance(layer.axis, int) else (layer.axis[0] if len(layer.axis) == 1 else None)
-    return rank in (2, 4) and axis in (-1, rank - 1)
+    rank = len(layer.input.shape) if getattr(layer, "_inbound_nodes", None) else None
+    return rank in (2, 4) and layer.axis in (-1, rank - 1)  # Keras 3 keeps one int axis
 
 
 def fuse_batch_norm(model) -> int:

@@ -107,13 +107,14 @@ def train_dataset(images, labels, *, batch_size=128, seed=0, first_epoch=0, epoc
         batches = tf.data.Dataset.from_tensor_slices(perm).batch(batch_size, drop_remainder=True)
         return batches if parts == 1 else batches.map(lambda idx: idx[k * share:(k + 1) * share])
 
+    calls = default_workers()  # map calls in flight: one per core
     ds = tf.data.Dataset.range(first_epoch, max(epochs, first_epoch + 1)).flat_map(one_epoch)
     ds = ds.map(lambda idx: (_scale(tf, tf.gather(x, idx)), tf.gather(y, idx)),
-                num_parallel_calls=default_workers())
+                num_parallel_calls=calls)
     if augment:
         aug = augmenter(seed=seed, **(aug_options or {}))
         ds = ds.map(lambda a, b: (tf.clip_by_value(aug(a, training=True), 0.0, 1.0), b),
-                    num_parallel_calls=default_workers())
+                    num_parallel_calls=calls)
     if class_weight is not None:
         if labels.ndim != 1:
             raise ValueError("class_weight needs class-code labels, not soft targets")
@@ -129,7 +130,7 @@ def train_dataset(images, labels, *, batch_size=128, seed=0, first_epoch=0, epoc
             raise ValueError("mixup needs n_classes (targets must be one-hot or soft)")
         ds = ds.enumerate(start=first_epoch * steps).map(
             lambda i, ab: (*_mixup(tf, ab[0], ab[1], alpha=mixup, seed=tf.stack([seed_t, i])), *ab[2:]),
-            num_parallel_calls=default_workers())
+            num_parallel_calls=calls)
     return _untuned(tf, ds.prefetch(PREFETCH)), steps
 
 
