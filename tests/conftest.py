@@ -34,7 +34,7 @@ def tiny_run(tmp_path_factory, synth_csv):
     import fercsv
 
     run = tmp_path_factory.mktemp("runs") / "tiny"
-    # float32: the tests compare Keras with float32 exports (auto picks bfloat16 on AMX CPUs).
+    # float32: the tests compare Keras with float32 exports (auto picks bfloat16 on AMX or AVX-512-BF16 CPUs).
     fercsv.train(synth_csv, run, epochs=3, batch_size=32, warmup_epochs=1, tta=False, verbose=0,
                  precision="float32", out=lambda m: None)
     return run

@@ -176,3 +176,44 @@ def test_pipelines_run_untuned_and_keep_their_order():
     np.testing.assert_array_equal(np.concatenate(first), np.concatenate(again))
     seen = np.sort(np.round(np.concatenate(first)[..., 0] * 255).astype(np.uint8).reshape(64, -1), axis=0)
     np.testing.assert_array_equal(seen, np.sort(images.reshape(64, -1), axis=0))
+
+
+def test_augmented_batches_are_a_function_of_seed_and_batch_number():
+    """Augmentation, erasing and mixup draw from (seed, batch number), never from a counter: the same
+    seed gives the same batches with parallel map calls, a pipeline started at epoch 2 gives the
+    tail of one started at 0, every batch is augmented differently, and another seed differs."""
+    from fercsv.training.pipeline import train_dataset
+
+    rng = np.random.default_rng(2)
+    images = rng.integers(0, 256, (64, 48, 48), dtype=np.uint8)
+    labels = rng.integers(0, 7, 64)
+    options = dict(batch_size=16, epochs=3, n_classes=7, mixup=0.3, aug_options={"erasing": 0.5})
+
+    def batches(**kw):
+        return [(x.numpy(), y.numpy()) for x, y in train_dataset(images, labels, **{**options, **kw})[0]]
+
+    whole = batches()
+    assert len(whole) == 12 and len({x.tobytes() for x, _ in whole}) == 12
+    for (x, y), (x2, y2) in zip(whole, batches(), strict=True):
+        np.testing.assert_array_equal(x, x2)
+        np.testing.assert_array_equal(y, y2)
+    for (x, _), (x2, _) in zip(whole[8:], batches(first_epoch=2), strict=True):
+        np.testing.assert_array_equal(x, x2)
+    assert not any(np.array_equal(x, x2) for (x, _), (x2, _) in zip(whole, batches(seed=1)))
+
+
+def test_stateless_augmentation_is_what_the_keras_layers_draw():
+    """The pipeline transforms a batch as the augmentation layers' own call would, given the same
+    draws; only where the draws come from differs (the batch's seed instead of a counter)."""
+    import tensorflow as tf
+    from fercsv.training.pipeline import _transform, augment_batch, augmenter
+
+    x = tf.constant(np.random.default_rng(3).random((8, 48, 48, 1)), tf.float32)
+    aug = augmenter(seed=5, erasing=0.5)
+    own = aug(x, training=True).numpy()
+    y = x
+    for layer, fresh in zip(aug.layers, augmenter(seed=5, erasing=0.5).layers, strict=True):
+        y = _transform([layer], y, fresh.generator)  # the draws of an unused copy of the layer
+    np.testing.assert_array_equal(y.numpy(), own)
+    z = augment_batch(aug, x, tf.constant([5, 0], tf.int64)).numpy()
+    assert z.shape == own.shape and np.isfinite(z).all() and not np.array_equal(z, x.numpy())

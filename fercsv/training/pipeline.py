@@ -1,7 +1,9 @@
 """tf.data input pipelines: uint8 images stay in memory, scaled and augmented on the fly.
 
-Training order is a pure function of (seed, epoch), so a resumed run sees the
-same batches an uninterrupted run would have seen from that epoch on.
+Each training batch is a pure function of (seed, batch number): the order comes
+from (seed, epoch), and the augmentation of batch ``i`` from (seed, i). So the
+same seed gives the same batches on every run, and a resumed run sees the
+batches an uninterrupted run would have seen from that epoch on.
 """
 import numpy as np
 
@@ -35,25 +37,73 @@ def augmenter(*, seed=0, flip=True, rotation=10.0, zoom=0.1, shift=0.1, brightne
     ``rotation`` is in degrees; ``zoom``, ``shift``, ``brightness`` and
     ``contrast`` are fractions; ``erasing`` is the probability of blanking a
     random rectangle (2-33 % of the face) with noise, as in random erasing.
+    The layers compute in float32 whatever the global precision policy: the
+    model casts its input itself.
     """
     tf, keras = import_tf()
     L = keras.layers
     layers = []
     if flip:
-        layers.append(L.RandomFlip("horizontal", seed=seed))
+        layers.append(L.RandomFlip("horizontal", seed=seed, dtype="float32"))
     if rotation:
-        layers.append(L.RandomRotation(rotation / 360.0, fill_mode="reflect", seed=seed + 1))
+        layers.append(L.RandomRotation(rotation / 360.0, fill_mode="reflect", seed=seed + 1, dtype="float32"))
     if zoom:
-        layers.append(L.RandomZoom(zoom, zoom, fill_mode="reflect", seed=seed + 2))
+        layers.append(L.RandomZoom(zoom, zoom, fill_mode="reflect", seed=seed + 2, dtype="float32"))
     if shift:
-        layers.append(L.RandomTranslation(shift, shift, fill_mode="reflect", seed=seed + 3))
+        layers.append(L.RandomTranslation(shift, shift, fill_mode="reflect", seed=seed + 3, dtype="float32"))
     if brightness:
-        layers.append(L.RandomBrightness(brightness, value_range=(0.0, 1.0), seed=seed + 4))
+        layers.append(L.RandomBrightness(brightness, value_range=(0.0, 1.0), seed=seed + 4, dtype="float32"))
     if contrast:
-        layers.append(L.RandomContrast(contrast, seed=seed + 5))
+        layers.append(L.RandomContrast(contrast, seed=seed + 5, dtype="float32"))
     if erasing:
-        layers.append(L.RandomErasing(factor=erasing, value_range=(0.0, 1.0), seed=seed + 6))
+        layers.append(L.RandomErasing(factor=erasing, value_range=(0.0, 1.0), seed=seed + 6, dtype="float32"))
     return keras.Sequential(layers, name="augment")
+
+
+#: Folded into the batch seed so the augmentation's draws never repeat mixup's (seed, i).
+_AUGMENT_SALT = 0x5EED
+
+
+def augment_batch(aug, images, seed):
+    """Apply the layers of :func:`augmenter` to a batch, with draws that depend only on ``seed``.
+
+    Keras' random layers keep a seed counter in a variable, so their draws depend on how
+    many batches went before and, with parallel map calls, on which call ran first.
+    Here each layer draws from ``seed`` (an int tensor of shape (2,)) folded with the
+    number of the draw, and transforms the batch as its own call would.
+
+    >>> import numpy as np, tensorflow as tf
+    >>> aug = augmenter(seed=0)
+    >>> x = tf.constant(np.random.default_rng(0).random((4, 48, 48, 1)), tf.float32)
+    >>> a = augment_batch(aug, x, tf.constant([0, 7], tf.int64))
+    >>> bool(tf.reduce_all(a == augment_batch(aug, x, tf.constant([0, 7], tf.int64))))
+    True
+    """
+    tf, keras = import_tf()
+    return _transform(aug.layers, images, _stateless_generator(tf, keras, seed))
+
+
+def _transform(layers, images, draws):
+    """What the layers' calls do to a batch of images, drawing from the seed generator ``draws``."""
+    for layer in layers:
+        change = layer.get_random_transformation(images, training=True, seed=draws)
+        images = layer.transform_images(images, change, training=True)
+    return images
+
+
+def _stateless_generator(tf, keras, seed):
+    """A Keras seed generator whose n-th draw is ``fold_in(seed, n)``: no variable, nothing carried over."""
+    fold = tf.random.experimental.stateless_fold_in
+
+    class Draws(keras.random.SeedGenerator):
+        def __init__(self):  # deliberately no state variable
+            self.count = 0
+
+        def next(self, ordered=True):
+            self.count += 1
+            return fold(seed, self.count)
+
+    return Draws()
 
 
 def _scale(tf, images):
@@ -108,29 +158,36 @@ def train_dataset(images, labels, *, batch_size=128, seed=0, first_epoch=0, epoc
         return batches if parts == 1 else batches.map(lambda idx: idx[k * share:(k + 1) * share])
 
     calls = default_workers()  # map calls in flight: one per core
+    steps = n // batch_size
     ds = tf.data.Dataset.range(first_epoch, max(epochs, first_epoch + 1)).flat_map(one_epoch)
-    ds = ds.map(lambda idx: (_scale(tf, tf.gather(x, idx)), tf.gather(y, idx)),
-                num_parallel_calls=calls)
+    ds = ds.enumerate(start=first_epoch * steps)  # the batch number, the same on every worker
     if augment:
         aug = augmenter(seed=seed, **(aug_options or {}))
-        ds = ds.map(lambda a, b: (tf.clip_by_value(aug(a, training=True), 0.0, 1.0), b),
-                    num_parallel_calls=calls)
+
+        def gather(i, idx):
+            batch_seed = tf.random.experimental.stateless_fold_in(tf.stack([seed_t, i]), _AUGMENT_SALT + k)
+            images = augment_batch(aug, _scale(tf, tf.gather(x, idx)), batch_seed)
+            return i, tf.clip_by_value(images, 0.0, 1.0), tf.gather(y, idx)
+    else:
+        def gather(i, idx):
+            return i, _scale(tf, tf.gather(x, idx)), tf.gather(y, idx)
+    ds = ds.map(gather, num_parallel_calls=calls)
     if class_weight is not None:
         if labels.ndim != 1:
             raise ValueError("class_weight needs class-code labels, not soft targets")
         if isinstance(class_weight, dict):  # Keras' form: {class: weight}
             class_weight = [class_weight.get(c, 1.0) for c in range(max(class_weight) + 1)]
         w = tf.constant(np.asarray(class_weight, np.float32))
-        ds = ds.map(lambda a, b: (a, b, tf.gather(w, b)))
+        ds = ds.map(lambda i, a, b: (i, a, b, tf.gather(w, b)))
     if n_classes and labels.ndim == 1:
-        ds = ds.map(lambda a, b, *w: (a, tf.one_hot(b, n_classes), *w))
-    steps = n // batch_size
+        ds = ds.map(lambda i, a, b, *w: (i, a, tf.one_hot(b, n_classes), *w))
     if mixup:
         if not n_classes:
             raise ValueError("mixup needs n_classes (targets must be one-hot or soft)")
-        ds = ds.enumerate(start=first_epoch * steps).map(
-            lambda i, ab: (*_mixup(tf, ab[0], ab[1], alpha=mixup, seed=tf.stack([seed_t, i])), *ab[2:]),
-            num_parallel_calls=calls)
+        ds = ds.map(lambda i, a, b, *w: (*_mixup(tf, a, b, alpha=mixup, seed=tf.stack([seed_t, i])), *w),
+                    num_parallel_calls=calls)
+    else:
+        ds = ds.map(lambda i, *rest: tuple(rest))
     return _untuned(tf, ds.prefetch(PREFETCH)), steps
 
 
@@ -140,7 +197,7 @@ def _mixup(tf, images, targets, *, alpha, seed):
     g2 = tf.random.stateless_gamma([], seed=seed + 1, alpha=alpha)
     lam = g1 / (g1 + g2)
     lam = tf.maximum(lam, 1.0 - lam)
-    w = tf.cast(lam, images.dtype)  # augmentation may run in the mixed-precision compute dtype
+    w = tf.cast(lam, images.dtype)
     mixed = w * images + (1 - w) * tf.reverse(images, [0])
     lam = tf.cast(lam, targets.dtype)
     return mixed, lam * targets + (1 - lam) * tf.reverse(targets, [0])
