@@ -63,19 +63,50 @@ def test_time_limit_stops_at_an_epoch_end_and_the_spent_budget_is_not_retrained(
 
 
 _TRAIN_SCRIPT = textwrap.dedent("""
-    import sys, fercsv
+    import json, sys, fercsv
     print(fercsv.train(sys.argv[1], sys.argv[2], epochs=5, batch_size=16, warmup_epochs=1, tta=False,
-                       patience=0, verbose=2))
+                       patience=0, verbose=2, **json.loads(sys.argv[3])))
 """)
 
 
-def _train_process(csv, run, crash_at=None):
+def _train_process(csv, run, crash_at=None, **options):
     env = dict(os.environ)
     env.pop("FERCSV_CRASH_AT", None)
     if crash_at:
         env["FERCSV_CRASH_AT"] = crash_at
-    return subprocess.run([sys.executable, "-c", _TRAIN_SCRIPT, str(csv), str(run)], capture_output=True,
-                          text=True, env=env, timeout=600)
+    return subprocess.run([sys.executable, "-c", _TRAIN_SCRIPT, str(csv), str(run), json.dumps(options)],
+                          capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_a_seed_makes_the_run_and_a_resumed_run_ends_with_the_same_weights(small_csv, tmp_path):
+    """Same seed, same run: the initial weights, the batches and their augmentation, and the dropout
+    masks are drawn from the seed. A run killed after an epoch and resumed from its RUN_DIR ends with
+    the weights and history of one that was never stopped, in bfloat16 too (where Keras reloads
+    spatial dropout in float32 unless told otherwise); another seed gives another run."""
+    import keras
+
+    options = dict(precision="bfloat16", erasing=0.3, ema=0.9)
+    whole, again, other, resumed = (tmp_path / name for name in ("whole", "again", "other", "resumed"))
+    for run, seed in ((whole, 0), (again, 0), (other, 1)):
+        proc = _train_process(small_csv, run, seed=seed, **options)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    killed = _train_process(small_csv, resumed, crash_at="committed:1", seed=0, **options)
+    assert killed.returncode == 86, killed.stdout + killed.stderr
+    proc = _train_process(small_csv, resumed, seed=0, **options)
+    assert proc.returncode == 0 and f"resuming {resumed} at epoch 3 of 5" in proc.stdout, proc.stdout + proc.stderr
+
+    def history(run):
+        return pd.read_csv(run / "history.csv")
+
+    def weights(run):  # the seed generators' states are drawn afresh at each load
+        net = keras.models.load_model(run / "last.keras")
+        return [v.numpy() for v in net.weights + net.optimizer.variables if v.name != "seed_generator_state"]
+
+    pd.testing.assert_frame_equal(history(again), history(whole))
+    pd.testing.assert_frame_equal(history(resumed), history(whole))
+    for a, b in zip(weights(resumed), weights(whole), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.allclose(history(other)["loss"], history(whole)["loss"])
 
 
 @pytest.fixture(scope="module")

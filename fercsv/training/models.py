@@ -152,3 +152,27 @@ def build_model(name="fercnn", *, input_shape=(48, 48, 1), n_classes=7, backbone
     if backbone:
         return transfer(backbone, input_shape, n_classes, weights=weights)
     return MODELS[name](input_shape, n_classes)
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
+
+
+def load_for_training(path, *, policy: str):
+    """A saved model ready to train on under the dtype ``policy``: weights, optimizer state, precision.
+
+    Keras 3 writes a spatial dropout layer's variable dtype (float32) into its config, so
+    under mixed precision it reloads computing in float32, and its masks then differ from
+    the ones the same seed drew before the save. Those layers get ``policy`` back; every
+    other layer keeps its saved policy (the float32 softmax stays float32).
+    """
+    _, keras = import_tf()
+    net = keras.models.load_model(path)
+    spatial = (keras.layers.SpatialDropout1D, keras.layers.SpatialDropout2D, keras.layers.SpatialDropout3D)
+    for layer in _all_layers(net):
+        if isinstance(layer, spatial):
+            layer.dtype_policy = policy
+    return net

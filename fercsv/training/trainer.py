@@ -693,8 +693,9 @@ def _fit(tf, keras, strategy, run_dir, config, state, train_ds, val_ds, n_classe
          device, precision, *, cluster=None, commit_dir=None):
     """Build or reload the model and fit it; on a cluster returns the digest of the final weights."""
     from .fusedbn import fuse_batch_norm
-    from .models import build_model
+    from .models import build_model, load_for_training
     from .pipeline import eval_dataset, global_batch, train_dataset
+    from .seeding import epoch_seeds
     from ..runtime.tfutil import multi_worker_fit, weights_digest
 
     first_epoch = state["epochs_done"]
@@ -714,8 +715,9 @@ def _fit(tf, keras, strategy, run_dir, config, state, train_ds, val_ds, n_classe
                                           mixup=config.mixup, aug_options={"erasing": config.erasing})
     with strategy.scope():
         if first_epoch:
-            net = keras.models.load_model(run_dir / "last.keras")  # weights and optimizer state
+            net = load_for_training(run_dir / "last.keras", policy=precision)  # weights and optimizer state
         else:
+            keras.utils.set_random_seed(config.seed)  # the same seed starts from the same weights
             net = build_model(config.model, input_shape=train_ds.image_shape + (1,), n_classes=n_classes,
                               backbone=config.backbone, weights=config.weights)
             _compile(keras, net, config, steps)
@@ -726,6 +728,8 @@ def _fit(tf, keras, strategy, run_dir, config, state, train_ds, val_ds, n_classe
     one_hot = lambda x, y: (x, tf.one_hot(y, n_classes))  # noqa: E731  (validation batches)
     callbacks = [_Recorder(keras, commit_dir or run_dir, config, state, t_start, out,
                            strategy=strategy if cluster else None, chief=cluster is None or cluster.chief)]
+    if not cluster:  # dropout draws from (seed, epoch): a resumed run draws what an unbroken one would
+        callbacks.insert(0, epoch_seeds(keras, seed=config.seed))
     if config.schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau("val_accuracy", factor=0.5,
                                                            patience=max(2, config.patience // 3)))
