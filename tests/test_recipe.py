@@ -221,3 +221,41 @@ def test_stateless_augmentation_is_what_the_keras_layers_draw():
     np.testing.assert_array_equal(y.numpy(), own)
     z = augment_batch(aug, x, tf.constant([5, 0], tf.int64)).numpy()
     assert z.shape == own.shape and np.isfinite(z).all() and not np.array_equal(z, x.numpy())
+    np.testing.assert_array_equal(z, augment_batch(aug, x, tf.constant([5, 0], tf.int64)).numpy())
+    for other in ([5, 1], [6, 0]):  # another batch number, another seed: other draws
+        assert not np.array_equal(z, augment_batch(aug, x, tf.constant(other, tf.int64)).numpy())
+
+
+def test_plateau_halving_resumed_halves_when_an_unbroken_run_would():
+    """The plateau schedule resumed after any epoch lowers the rate at the epochs Keras' own
+    ReduceLROnPlateau lowers it in one unbroken run; a fresh callback at resume would not."""
+    import keras
+    from fercsv.training.plateau import plateau_halving
+
+    scores = [0.30, 0.35, 0.35, 0.34, 0.36, 0.36, 0.36, 0.35, 0.40, 0.40, 0.39, 0.39]
+
+    def rates(callback, epochs, lr, start=0):
+        net = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        net.compile(optimizer=keras.optimizers.SGD(lr), loss="mse")
+        callback.set_model(net)
+        callback.on_train_begin()
+        out = []
+        for epoch in epochs:
+            callback.on_epoch_end(start + epoch, {"val_accuracy": scores[start + epoch]})
+            out.append(float(net.optimizer.learning_rate.numpy()))
+        return out
+
+    unbroken = rates(keras.callbacks.ReduceLROnPlateau("val_accuracy", factor=0.5, patience=2, mode="max"), range(12), 1.0)
+    assert unbroken == rates(plateau_halving(keras, monitor="val_accuracy", patience=2), range(12), 1.0)
+    assert unbroken.count(0.5) and min(unbroken) < 0.5  # the sequence halves more than once
+    fresh_differs = False
+    for cut in range(1, 12):
+        rows = [{"val_accuracy": scores[e], "lr": ([1.0] + unbroken)[e]} for e in range(cut)]
+        lr = unbroken[cut - 1]
+        resumed = rates(plateau_halving(keras, monitor="val_accuracy", patience=2, history=rows),
+                        range(12 - cut), lr, start=cut)
+        assert resumed == unbroken[cut:], cut
+        plain = rates(keras.callbacks.ReduceLROnPlateau("val_accuracy", factor=0.5, patience=2, mode="max"),
+                      range(12 - cut), lr, start=cut)
+        fresh_differs |= plain != unbroken[cut:]
+    assert fresh_differs

@@ -170,7 +170,8 @@ def test_bad_settings_write_nothing_and_a_corrected_call_runs(tmp_path):
     run = tmp_path / "run"
     bad = [dict(schedule="steps"), dict(class_weight="inverse"), dict(model="resnet"), dict(epochs=0),
            dict(batch_size=-1), dict(lr=0), dict(precision="fp8"), dict(tta="crops"), dict(balance="smote"),
-           dict(label_smoothing=1.5), dict(ema=1.0), dict(patience=-1), dict(time_limit_minutes=0), dict(colour=True)]
+           dict(label_smoothing=1.5), dict(ema=1.0), dict(patience=-1), dict(time_limit_minutes=0), dict(colour=True),
+           dict(seed=-1), dict(seed=2**32)]
     for options in bad:
         with pytest.raises(fercsv.BadInputError) as info:
             fercsv.train(ds, run, **{"epochs": 1, **options})

@@ -92,8 +92,8 @@ def stage_train(result, work, dataset, *, out, seed, epochs, **_):
     from ..training.trainer import train
 
     run = work / "run"
-    # 16 epochs in float32: at 12 the same seed ended anywhere from 88.6 to 93.3 % from run to run
-    # (thread scheduling, bfloat16 on bfloat16 CPUs); the extra epochs keep the demo's figure above 90 %.
+    # 16 epochs in float32: at 12, runs ended anywhere from 88.6 to 93.3 % (before the seed fixed the
+    # initial weights, and on other CPUs); the extra epochs keep the demo's figure above 90 % everywhere.
     res = train(dataset, run, epochs=epochs or 16, batch_size=32, warmup_epochs=1, seed=seed, tta=False,
                 precision="float32", out=lambda msg: out("    " + msg), verbose=2)
     out(f"[6] train: best validation accuracy {res.best_val_accuracy:.1%} (epoch {res.best_epoch}); "

@@ -6,7 +6,7 @@ and ends with a float32 softmax; no augmentation layers live inside a model.
 from ..core import checks
 from ..core.errors import BadInputError, FercsvError
 from ..runtime.contract import INPUT_SCALE
-from ..runtime.tfutil import import_tf
+from ..runtime.tfutil import import_tf, walk_layers
 
 #: Input layer name shared by every fercsv model (and the exported ONNX/TFLite input).
 INPUT_NAME = "image"
@@ -154,13 +154,6 @@ def build_model(name="fercnn", *, input_shape=(48, 48, 1), n_classes=7, backbone
     return MODELS[name](input_shape, n_classes)
 
 
-def _all_layers(model):
-    for layer in model.layers:
-        yield layer
-        if hasattr(layer, "layers"):
-            yield from _all_layers(layer)
-
-
 def load_for_training(path, *, policy: str):
     """A saved model ready to train on under the dtype ``policy``: weights, optimizer state, precision.
 
@@ -172,7 +165,7 @@ def load_for_training(path, *, policy: str):
     _, keras = import_tf()
     net = keras.models.load_model(path)
     spatial = (keras.layers.SpatialDropout1D, keras.layers.SpatialDropout2D, keras.layers.SpatialDropout3D)
-    for layer in _all_layers(net):
+    for layer in walk_layers(net):
         if isinstance(layer, spatial):
             layer.dtype_policy = policy
     return net

@@ -133,8 +133,9 @@ def train_dataset(images, labels, *, batch_size=128, seed=0, first_epoch=0, epoc
 
     ``part=(k, parts)`` yields only share ``k`` of each global batch of ``batch_size``
     (its k-th slice of ``batch_size // parts`` images): with the same seed on every
-    worker, the shares of all workers make up exactly the one-machine batches, and
-    each worker reads and augments only its own. ``class_weight`` (a weight per class,
+    worker, the shares of all workers hold exactly the images of the one-machine batches,
+    and each worker reads and augments only its own (with draws of its own: the
+    augmentation of a share is not the one-machine batch's slice). ``class_weight`` (a weight per class,
     as Keras' ``{class: weight}`` or a sequence; class-code labels only) adds a third
     element, the per-image loss weight.
     """

@@ -7,6 +7,9 @@ variables that a saved ``.keras`` file does not restore: a reloaded model starts
 from a new random value. :func:`epoch_seeds` sets them at the start of every epoch from
 ``(seed, epoch)``, so a run resumed from ``last.keras`` draws the masks an uninterrupted
 run would have drawn.
+
+This holds on one machine's CPU. Multi-worker runs leave the dropout generators to Keras,
+and GPU kernels may add up in any order unless TensorFlow's op determinism is enabled.
 """
 import numpy as np
 

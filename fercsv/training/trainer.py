@@ -127,7 +127,7 @@ class TrainConfig:
         checks.choice("train", "balance", self.balance, (None, *BALANCE_METHODS))
         checks.integer("train", "patience", self.patience, minimum=0)
         check_precision(self.precision)
-        checks.integer("train", "seed", self.seed)
+        checks.integer("train", "seed", self.seed, minimum=0, maximum=2**32 - 1)  # what NumPy seeds take
         checks.number("train", "time_limit_minutes", self.time_limit_minutes, above=0, optional=True)
         self.tta = tta_mode(self.tta)
         return self
@@ -695,6 +695,7 @@ def _fit(tf, keras, strategy, run_dir, config, state, train_ds, val_ds, n_classe
     from .fusedbn import fuse_batch_norm
     from .models import build_model, load_for_training
     from .pipeline import eval_dataset, global_batch, train_dataset
+    from .plateau import plateau_halving
     from .seeding import epoch_seeds
     from ..runtime.tfutil import multi_worker_fit, weights_digest
 
@@ -731,8 +732,8 @@ def _fit(tf, keras, strategy, run_dir, config, state, train_ds, val_ds, n_classe
     if not cluster:  # dropout draws from (seed, epoch): a resumed run draws what an unbroken one would
         callbacks.insert(0, epoch_seeds(keras, seed=config.seed))
     if config.schedule == "plateau":
-        callbacks.append(keras.callbacks.ReduceLROnPlateau("val_accuracy", factor=0.5,
-                                                           patience=max(2, config.patience // 3)))
+        callbacks.append(plateau_halving(keras, monitor="val_accuracy", patience=max(2, config.patience // 3),
+                                         history=state["history"]))  # resumes its count of flat epochs
     out(f"training {config.backbone or config.model} on {len(train_ds)} images ({n_classes} classes), "
         f"validating on {len(val_ds)}; {device}, {precision}, {config.epochs} epochs of {steps} steps"
         f"{f' ({net.steps_per_execution} per call)' if net.steps_per_execution > 1 else ''}")
