@@ -61,3 +61,13 @@ def test_split_and_balance_cli(tmp_path):
     assert "angry 50, happy 50, sad 50" in r.stdout
     r = run_cli("split", tmp_path / "in.csv", tmp_path / "o.csv", "--val", "1.5")
     assert r.returncode == 2 and "not a fraction" in r.stderr
+    r = run_cli("split", tmp_path / "in.csv", tmp_path / "neg.csv", "--seed", "-1")
+    assert r.returncode != 0 and "Traceback" not in r.stderr and not (tmp_path / "neg.csv").exists()
+    assert "seed (CLI --seed) must be an integer >= 0" in r.stderr.strip().splitlines()[-1]
+
+
+def test_seeds_outside_numpys_range_are_refused_by_name():
+    for call in (lambda s: split(_ds(), seed=s), lambda s: balance(_ds(), seed=s)):
+        for bad in (-1, 2**32, 1.5):
+            with pytest.raises(BadInputError, match=r"seed \(CLI --seed\) must be an integer >= 0 and <= 4294967295"):
+                call(bad)

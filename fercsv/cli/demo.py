@@ -41,7 +41,7 @@ def demo(workdir=None, *, per_class: int = 150, seed: int = 0, epochs: int | Non
     from ..data.synth import synth
 
     checks.integer("demo", "per_class", per_class, minimum=1)
-    checks.integer("demo", "seed", seed)
+    checks.seed("demo", seed)
     checks.integer("demo", "epochs", epochs, minimum=1, optional=True)
     if workdir is not None and Path(workdir).exists() and not Path(workdir).is_dir():
         raise BadInputError(f"{workdir}: exists and is not a folder; give a folder as workdir (CLI --workdir)")

@@ -47,6 +47,19 @@ def integer(func: str, name: str, value, *, minimum=None, maximum=None, optional
     return int(value)
 
 
+#: The largest seed: NumPy and Keras take seeds in ``0 .. 2**32 - 1``.
+SEED_MAX = 2**32 - 1
+
+
+def seed(func: str, value, *, name: str = "seed") -> int:
+    """Return ``value`` if it is a usable random seed, an integer in ``0 .. SEED_MAX``.
+
+    >>> seed("split", 7)
+    7
+    """
+    return integer(func, name, value, minimum=0, maximum=SEED_MAX)
+
+
 def number(func: str, name: str, value, *, minimum=None, maximum=None, above=None, below=None,
            optional=False):
     """Return ``value`` as a float if it lies in the allowed range (``above``/``below`` are strict).

@@ -33,7 +33,7 @@ def _check_split(val, test, seed, stratify, group_column, existing):
     checks.number("split", "test", test, minimum=0, below=1)
     if val + test >= 1:
         raise BadInputError(f"split: val={val} and test={test} must sum below 1 so rows are left to train on")
-    checks.integer("split", "seed", seed)
+    checks.seed("split", seed)
     checks.choice("split", "stratify", stratify, (True, False))
     checks.choice("split", "existing", existing, EXISTING_SPLITS)
 
@@ -114,7 +114,7 @@ def balance(dataset: FERDataset, *, method: str = "undersample", seed: int = 0) 
     [4, 0, 0, 4]
     """
     checks.choice("balance", "method", method, BALANCE_METHODS)
-    checks.integer("balance", "seed", seed)
+    checks.seed("balance", seed)
     rng = np.random.default_rng(seed)
     train = np.flatnonzero(dataset.usage == TRAINING)
     rest = np.flatnonzero(dataset.usage != TRAINING)

@@ -100,7 +100,7 @@ def draw_face(label, rng, *, size=48, photo=False):
 
 def _check_synth(func, per_class, seed, size):
     checks.integer(func, "per_class", per_class, minimum=1)
-    checks.integer(func, "seed", seed)
+    checks.seed(func, seed)
     checks.integer(func, "size", size, minimum=8, maximum=1024)
 
 

@@ -127,7 +127,7 @@ class TrainConfig:
         checks.choice("train", "balance", self.balance, (None, *BALANCE_METHODS))
         checks.integer("train", "patience", self.patience, minimum=0)
         check_precision(self.precision)
-        checks.integer("train", "seed", self.seed, minimum=0, maximum=2**32 - 1)  # what NumPy seeds take
+        checks.seed("train", self.seed)
         checks.number("train", "time_limit_minutes", self.time_limit_minutes, above=0, optional=True)
         self.tta = tta_mode(self.tta)
         return self
