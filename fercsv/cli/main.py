@@ -254,7 +254,7 @@ def _register_core(sub):
     option(d, "--workdir", help="where to write (default: a new temp folder)")
     option(d, "--per-class", type=positive_int, library=demo, help="synthetic training images per class")
     option(d, "--seed", type=int, library=demo, help="random seed")
-    option(d, "--epochs", type=positive_int, help="training epochs (default: the demo's 16)")
+    option(d, "--epochs", type=positive_int, library=demo, help="training epochs")
     option(d, "--core-only", action="store_true", help="only the data steps (no training, prediction, export)")
 
 
