@@ -245,7 +245,8 @@ def test_plateau_halving_resumed_halves_when_an_unbroken_run_would():
             out.append(float(net.optimizer.learning_rate.numpy()))
         return out
 
-    unbroken = rates(keras.callbacks.ReduceLROnPlateau("val_accuracy", factor=0.5, patience=2, mode="max"), range(12), 1.0)
+    keras_own = keras.callbacks.ReduceLROnPlateau("val_accuracy", factor=0.5, patience=2, mode="max")
+    unbroken = rates(keras_own, range(12), 1.0)
     assert unbroken == rates(plateau_halving(keras, monitor="val_accuracy", patience=2), range(12), 1.0)
     assert unbroken.count(0.5) and min(unbroken) < 0.5  # the sequence halves more than once
     fresh_differs = False
