@@ -162,16 +162,15 @@ def train_dataset(images, labels, *, batch_size=128, seed=0, first_epoch=0, epoc
     steps = n // batch_size
     ds = tf.data.Dataset.range(first_epoch, max(epochs, first_epoch + 1)).flat_map(one_epoch)
     ds = ds.enumerate(start=first_epoch * steps)  # the batch number, the same on every worker
-    if augment:
-        aug = augmenter(seed=seed, **(aug_options or {}))
+    aug = augmenter(seed=seed, **(aug_options or {})) if augment else None
 
-        def gather(i, idx):
+    def gather(i, idx):
+        images = _scale(tf, tf.gather(x, idx))
+        if aug is not None:
             batch_seed = tf.random.experimental.stateless_fold_in(tf.stack([seed_t, i]), _AUGMENT_SALT + k)
-            images = augment_batch(aug, _scale(tf, tf.gather(x, idx)), batch_seed)
-            return i, tf.clip_by_value(images, 0.0, 1.0), tf.gather(y, idx)
-    else:
-        def gather(i, idx):
-            return i, _scale(tf, tf.gather(x, idx)), tf.gather(y, idx)
+            images = tf.clip_by_value(augment_batch(aug, images, batch_seed), 0.0, 1.0)
+        return i, images, tf.gather(y, idx)
+
     ds = ds.map(gather, num_parallel_calls=calls)
     if class_weight is not None:
         if labels.ndim != 1:
